@@ -1,0 +1,1 @@
+#include "mqtt/error.hpp"

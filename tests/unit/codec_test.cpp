@@ -1,0 +1,5 @@
+#include <gtest/gtest.h>
+
+#include "mqtt/codec.hpp"
+
+TEST(Placeholder, Builds) { SUCCEED(); }
