@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds everything twice (Release, and Debug with ASan+UBSan) and runs every test in both.
+# Exit status is non-zero when any test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh test
+jobs=$(nproc)
+
+build() {  # build DIR CMAKE_ARGS...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+build build/release -DCMAKE_BUILD_TYPE=Release
+build build/asan -DCMAKE_BUILD_TYPE=Debug -DNATTER_SANITIZE=ON
+
+status=0
+echo "== Release tests"
+ctest --test-dir build/release --output-on-failure -j "$jobs" || status=1
+echo "== ASan+UBSan tests"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build/asan --output-on-failure -j "$jobs" || status=1
+exit $status

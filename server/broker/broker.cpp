@@ -1,0 +1,717 @@
+#include "broker.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "mqtt/codec.hpp"
+#include "mqtt/topic.hpp"
+
+namespace natter::broker {
+namespace {
+
+using namespace std::chrono_literals;
+using mqtt::qos;
+
+qos min_qos(qos a, qos b) { return a < b ? a : b; }
+
+template <class... Fs>
+struct overloaded : Fs... {
+  using Fs::operator()...;
+};
+
+std::string random_suffix() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string s(16, '0');
+  auto v = rng();
+  for (auto& ch : s) {
+    ch = hex[v & 0xF];
+    v >>= 4;
+  }
+  return s;
+}
+
+// Copies the properties a PUBLISH forwards from `in` [MQTT-3.3.2-*]; topic alias,
+// subscription identifiers and expiry are per delivery.
+void copy_forwarded(mqtt::properties& out, mqtt::properties&& in) {
+  out.payload_format_indicator = in.payload_format_indicator;
+  out.content_type = std::move(in.content_type);
+  out.response_topic = std::move(in.response_topic);
+  out.correlation_data = std::move(in.correlation_data);
+  out.user_properties = std::move(in.user_properties);
+}
+
+}  // namespace
+
+std::shared_ptr<message> make_message(mqtt::publish&& p, std::string publisher_id, clock::time_point now) {
+  auto m = std::make_shared<message>();
+  m->topic = std::move(p.topic);
+  m->payload = std::move(p.payload);
+  m->qos = p.qos;
+  m->retain = p.retain;
+  if (p.props.message_expiry_interval)
+    m->expires_at = now + std::chrono::seconds(*p.props.message_expiry_interval);
+  copy_forwarded(m->props, std::move(p.props));
+  m->publisher_id = std::move(publisher_id);
+  return m;
+}
+
+broker::broker(broker_options opts, hooks& h, deferrer defer)
+    : opts_(std::move(opts)), hooks_(h), defer_(std::move(defer)) {
+  if (opts_.max_inflight_messages == 0) opts_.max_inflight_messages = 65535;
+}
+
+broker::~broker() = default;
+
+session_info broker::info(const session& s) const {
+  session_info i{s.client_id, std::nullopt};
+  if (s.username) i.username = *s.username;
+  return i;
+}
+
+void broker::send(connection& c, const mqtt::packet& p) {
+  auto buf = std::make_shared<std::vector<std::uint8_t>>();
+  mqtt::encode(p, c.version, *buf);
+  stats_.bytes_sent += buf->size();
+  c.net->send(std::move(buf));
+}
+
+// ---------------------------------------------------------------------------------------
+// Connection events
+
+void broker::on_open(std::shared_ptr<link> l) {
+  auto c = std::make_unique<connection>();
+  c->net = std::move(l);
+  auto* key = c->net.get();
+  connections_.emplace(key, std::move(c));
+  ++stats_.connections_total;
+}
+
+void broker::on_packet(link* l, mqtt::packet&& p) {
+  auto it = connections_.find(l);
+  if (it == connections_.end()) return;  // already dropped; the socket is closing
+  connection& c = *it->second;
+  if (c.state == connection::phase::authenticating) {
+    // A client may send before CONNACK; keep its packets in order until we decide. Bounded
+    // so that a client cannot make us buffer without limit while a password is hashed.
+    if (c.held.size() >= opts_.max_inflight_messages + 16u) return protocol_violation(c, reason_code::receive_maximum_exceeded);
+    c.held.push_back(std::move(p));
+    return;
+  }
+  handle(c, std::move(p));
+}
+
+void broker::on_decode_error(link* l, std::error_code ec) {
+  auto it = connections_.find(l);
+  if (it == connections_.end()) return;
+  connection& c = *it->second;
+  const auto rc = mqtt::to_reason_code(ec);
+  if (c.state == connection::phase::awaiting_connect) {
+    if (rc == reason_code::unsupported_protocol_version) {
+      // We cannot know which CONNACK format the client reads; 3.1.1's return code 1 is what
+      // 3.1 and 3.1.1 clients understand, and a 5.0 client never gets here [MQTT-3.1.2-2].
+      static const auto refusal =
+          std::make_shared<const std::vector<std::uint8_t>>(std::vector<std::uint8_t>{0x20, 0x02, 0x00, 0x01});
+      c.net->send(refusal);
+    }
+    c.net->close();
+    return drop(c);
+  }
+  spdlog::info("client {} ({}) sent a bad packet: {}", c.client_id, c.net->peer(),
+               mqtt::to_string(rc));
+  protocol_violation(c, rc);
+}
+
+void broker::on_timeout(link* l) {
+  auto it = connections_.find(l);
+  if (it == connections_.end()) return;
+  connection& c = *it->second;
+  if (c.state == connection::phase::connected) {
+    spdlog::info("client {} ({}) keep-alive timeout", c.client_id, c.net->peer());
+    if (c.version == mqtt::version::v5) send(c, mqtt::disconnect{reason_code::keep_alive_timeout, {}});
+  }
+  c.net->close();
+  drop(c);
+}
+
+void broker::on_closed(link* l) {
+  auto it = connections_.find(l);
+  if (it == connections_.end()) return;
+  drop(*it->second);
+}
+
+void broker::protocol_violation(connection& c, reason_code rc) {
+  if (c.state == connection::phase::connected && c.version == mqtt::version::v5)
+    send(c, mqtt::disconnect{rc, {}});  // [MQTT-4.13.1-1]
+  c.net->close();
+  drop(c);  // not a normal DISCONNECT, so the will is published [MQTT-3.1.2-8]
+}
+
+void broker::refuse_connect(connection& c, reason_code rc) {
+  mqtt::connack ack;
+  ack.reason = c.version == mqtt::version::v5 ? static_cast<std::uint8_t>(rc)
+                                               : static_cast<std::uint8_t>(mqtt::to_v311_connack(rc));
+  send(c, ack);
+  spdlog::info("refused client {} ({}): {}", c.client_id, c.net->peer(), mqtt::to_string(rc));
+  c.net->close();
+  drop(c);  // no session attached yet, no will registered [MQTT-3.2.2-?]
+}
+
+void broker::drop(connection& c) {
+  link* key = c.net.get();
+  if (session* s = c.sess) {
+    s->conn = nullptr;
+    c.sess = nullptr;
+    hooks_.on_client_disconnected(info(*s));
+    if (c.will && c.publish_will_on_close) {
+      mqtt::will w = std::move(*c.will);
+      mqtt::publish p{std::move(w.topic), std::move(w.payload), w.qos, w.retain, false, 0, std::move(w.props)};
+      const std::uint32_t delay = p.props.will_delay_interval.value_or(0);
+      p.props.will_delay_interval.reset();
+      auto m = make_message(std::move(p), s->client_id, clock::now());
+      if (delay == 0 || c.version != mqtt::version::v5) {
+        publish(std::move(m));
+      } else {
+        // Delayed until the delay or the session's end, whichever is first [MQTT-3.1.3-9].
+        s->will = session::pending_will{std::move(m), clock::now() + std::chrono::seconds(delay)};
+      }
+    }
+    if (s->expiry_interval == 0) {
+      end_session(*s);
+    } else {
+      if (s->expiry_interval != session::never_expires)
+        s->expires_at = clock::now() + std::chrono::seconds(s->expiry_interval);
+      else if (opts_.persistent_client_expiration.count() > 0)
+        s->expires_at = clock::now() + opts_.persistent_client_expiration;
+      offline_.insert(s);
+    }
+  }
+  c.state = connection::phase::closed;
+  connections_.erase(key);  // destroys c
+}
+
+// ---------------------------------------------------------------------------------------
+// Packets
+
+void broker::handle(connection& c, mqtt::packet&& p) {
+  if (c.state == connection::phase::awaiting_connect) {
+    if (auto* con = std::get_if<mqtt::connect>(&p)) return handle_connect(c, std::move(*con));
+    c.net->close();  // the first packet must be CONNECT [MQTT-3.1.0-1]
+    return drop(c);
+  }
+  std::visit(
+      overloaded{
+          [&](mqtt::connect&) { protocol_violation(c, reason_code::protocol_error); },  // [MQTT-3.1.0-2]
+          [&](mqtt::publish& x) { handle_publish(c, std::move(x)); },
+          [&](mqtt::puback& x) { handle_puback(c, x); },
+          [&](mqtt::pubrec& x) { handle_pubrec(c, x); },
+          [&](mqtt::pubrel& x) { handle_pubrel(c, x); },
+          [&](mqtt::pubcomp& x) { handle_pubcomp(c, x); },
+          [&](mqtt::subscribe& x) { handle_subscribe(c, std::move(x)); },
+          [&](mqtt::unsubscribe& x) { handle_unsubscribe(c, std::move(x)); },
+          [&](mqtt::pingreq&) { send(c, mqtt::pingresp{}); },
+          [&](mqtt::disconnect& x) { handle_disconnect(c, x); },
+          // Enhanced authentication is not offered, so an AUTH is out of place [MQTT-4.12.0-1].
+          [&](mqtt::auth&) { protocol_violation(c, reason_code::protocol_error); },
+          // Server-to-client packets.
+          [&](auto&) { protocol_violation(c, reason_code::protocol_error); },
+      },
+      p);
+}
+
+void broker::handle_connect(connection& c, mqtt::connect&& p) {
+  c.version = p.protocol_version;
+  c.client_id = p.client_id;
+  bool assigned = false;
+  if (c.client_id.empty()) {
+    // 3.1.1 allows an empty id only with Clean Session [MQTT-3.1.3-8]; 5.0 assigns one.
+    if ((c.version == mqtt::version::v311 && !p.clean_start) || !opts_.allow_zero_length_clientid)
+      return refuse_connect(c, reason_code::client_identifier_not_valid);
+    c.client_id = opts_.auto_id_prefix + random_suffix();
+    assigned = true;
+  }
+  if (p.props.authentication_method)  // no enhanced authentication [MQTT-4.12.0-1]
+    return refuse_connect(c, reason_code::bad_authentication_method);
+  if (c.version == mqtt::version::v311 && p.keep_alive > opts_.max_keepalive)
+    return refuse_connect(c, reason_code::client_identifier_not_valid);  // mosquitto's choice
+
+  c.state = connection::phase::authenticating;
+  auth_request req{c.client_id, p.username, p.password, c.net->peer()};
+  std::weak_ptr<link> weak = c.net;
+  hooks_.authenticate(req, [this, weak, assigned, p = std::move(p)](auth_result r) mutable {
+    defer_([this, weak, assigned, p = std::move(p), r = std::move(r)]() mutable {
+      auto l = weak.lock();
+      if (!l) return;
+      auto it = connections_.find(l.get());
+      if (it == connections_.end()) return;  // closed while authenticating
+      connection& conn = *it->second;
+      if (conn.state != connection::phase::authenticating) return;
+      finish_connect(conn, std::move(p), std::move(r), assigned);
+    });
+  });
+}
+
+void broker::finish_connect(connection& c, mqtt::connect&& p, auth_result r, bool assigned) {
+  if (mqtt::is_failure(r.reason)) return refuse_connect(c, r.reason);
+  c.username = r.username ? std::move(r.username) : std::move(p.username);
+
+  if (p.will) {
+    const session_info who{c.client_id, c.username ? std::optional<std::string_view>(*c.username)
+                                                   : std::nullopt};
+    if (p.will->retain && !opts_.retain_available)
+      return refuse_connect(c, reason_code::retain_not_supported);  // [MQTT-3.2.2-14]
+    if (!hooks_.may_publish(who, p.will->topic)) return refuse_connect(c, reason_code::not_authorized);
+  }
+
+  auto it = sessions_.find(c.client_id);
+  session* s = it == sessions_.end() ? nullptr : it->second.get();
+  // A client id belongs to the user who created its session: another user may not take
+  // the session over, or read what was queued for it.
+  if (s && s->username != c.username) return refuse_connect(c, reason_code::not_authorized);
+  if (s && s->conn) {
+    // Session takeover [MQTT-3.1.4-3]: the old connection ends as if it had dropped, so its
+    // will is published unless delayed and the session continues.
+    connection& old = *s->conn;
+    spdlog::info("client {} taken over by {} (was {})", c.client_id, c.net->peer(), old.net->peer());
+    if (old.version == mqtt::version::v5) send(old, mqtt::disconnect{reason_code::session_taken_over, {}});
+    old.net->close();
+    drop(old);
+    it = sessions_.find(c.client_id);
+    s = it == sessions_.end() ? nullptr : it->second.get();
+  }
+  if (s && p.clean_start) {
+    end_session(*s);  // [MQTT-3.1.2-4]; a pending will fires now, the session having ended
+    s = nullptr;
+  }
+  const bool present = s != nullptr;
+  if (!s) {
+    auto fresh = std::make_unique<session>();
+    fresh->client_id = c.client_id;
+    fresh->username = c.username;
+    s = fresh.get();
+    sessions_.emplace(c.client_id, std::move(fresh));
+  } else {
+    offline_.erase(s);
+    s->expires_at.reset();
+    s->will.reset();  // reconnected within the Will Delay Interval [MQTT-3.1.3-9]
+  }
+  s->conn = &c;
+  c.sess = s;
+
+  if (c.version == mqtt::version::v5)
+    s->expiry_interval = p.props.session_expiry_interval.value_or(0);
+  else
+    s->expiry_interval = p.clean_start ? 0 : session::never_expires;
+  c.will = std::move(p.will);
+
+  mqtt::connack ack;
+  ack.session_present = present;  // [MQTT-3.2.2-2], [MQTT-3.2.2-3]
+  std::uint16_t keep_alive = p.keep_alive;
+  if (c.version == mqtt::version::v5) {
+    c.window = std::min<std::uint16_t>(p.props.receive_maximum.value_or(65535), opts_.max_inflight_messages);
+    c.maximum_packet_size = p.props.maximum_packet_size.value_or(0);
+    c.topic_alias_maximum = p.props.topic_alias_maximum.value_or(0);
+    if (keep_alive > opts_.max_keepalive || (keep_alive == 0 && opts_.max_keepalive < 65535)) {
+      keep_alive = opts_.max_keepalive;
+      ack.props.server_keep_alive = keep_alive;  // [MQTT-3.2.2-21]
+    }
+    if (assigned) ack.props.assigned_client_identifier = c.client_id;  // [MQTT-3.2.2-16]
+    if (opts_.max_inflight_messages != 65535) ack.props.receive_maximum = opts_.max_inflight_messages;
+    if (opts_.max_topic_alias > 0) ack.props.topic_alias_maximum = opts_.max_topic_alias;
+    if (opts_.max_packet_size > 0) ack.props.maximum_packet_size = opts_.max_packet_size;
+    if (!opts_.retain_available) ack.props.retain_available = 0;
+    if (p.props.request_response_information.value_or(0) == 1)
+      ack.props.response_information = "reply/" + c.client_id;  // a root for response topics
+  } else {
+    c.window = opts_.max_inflight_messages;
+  }
+  c.net->set_read_timeout(std::chrono::milliseconds(keep_alive) * 1500);  // [MQTT-3.1.2-24]
+  send(c, ack);
+  c.state = connection::phase::connected;
+  spdlog::info("client {} connected from {} (MQTT {}, clean {}, keep-alive {})", c.client_id,
+               c.net->peer(), c.version == mqtt::version::v5 ? "5.0" : "3.1.1", p.clean_start,
+               keep_alive);
+  hooks_.on_client_connected(info(*s));
+
+  // Resume unacknowledged deliveries with their original packet ids [MQTT-4.4.0-1].
+  for (auto& f : s->inflight) {
+    if (f.released)
+      send(c, mqtt::pubrel{f.packet_id, reason_code::success, {}});
+    else if (!send_publish(*s, f.d, f.packet_id, true))
+      f.d.msg = nullptr;  // too large for this connection: completed, see send_publish
+  }
+  std::erase_if(s->inflight, [](const inflight_delivery& f) { return !f.released && !f.d.msg; });
+  pump(*s);
+
+  // Packets that arrived while authenticating, in order. Each may close the connection.
+  link* key = c.net.get();
+  for (;;) {
+    auto cit = connections_.find(key);
+    if (cit == connections_.end()) break;
+    connection& conn = *cit->second;
+    if (conn.state != connection::phase::connected || conn.held.empty()) break;
+    auto next = std::move(conn.held.front());
+    conn.held.pop_front();
+    handle(conn, std::move(next));
+  }
+}
+
+void broker::handle_publish(connection& c, mqtt::publish&& p) {
+  session& s = *c.sess;
+  if (c.version == mqtt::version::v5) {
+    if (!p.props.subscription_identifiers.empty())  // [MQTT-3.3.4-6]
+      return protocol_violation(c, reason_code::protocol_error);
+    if (p.props.topic_alias) {
+      const auto alias = *p.props.topic_alias;
+      if (alias == 0 || alias > opts_.max_topic_alias)  // [MQTT-3.3.2-9], [MQTT-3.3.2-10]
+        return protocol_violation(c, reason_code::topic_alias_invalid);
+      if (!p.topic.empty()) {
+        c.aliases_in[alias] = p.topic;
+      } else {
+        auto a = c.aliases_in.find(alias);
+        if (a == c.aliases_in.end()) return protocol_violation(c, reason_code::protocol_error);
+        p.topic = a->second;
+      }
+      p.props.topic_alias.reset();
+    }
+  }
+  if (p.topic.empty()) return protocol_violation(c, reason_code::protocol_error);  // [MQTT-3.3.2-1]
+  if (p.retain && !opts_.retain_available)
+    return protocol_violation(c, reason_code::retain_not_supported);  // [MQTT-3.3.1-?]
+  if (p.qos == qos::exactly_once) {
+    if (s.awaiting_pubrel.contains(p.packet_id)) {
+      // A resent QoS 2 PUBLISH we already own: acknowledge, never deliver twice [MQTT-4.3.3-?].
+      return send(c, mqtt::pubrec{p.packet_id, reason_code::success, {}});
+    }
+    if (s.awaiting_pubrel.size() >= opts_.max_inflight_messages)
+      return protocol_violation(c, reason_code::receive_maximum_exceeded);  // [MQTT-3.3.4-9]
+  }
+  ++stats_.messages_received;
+  const auto packet_qos = p.qos;
+  const auto packet_id = p.packet_id;
+  reason_code rc = reason_code::success;
+  if (opts_.message_size_limit > 0 && p.payload.size() > opts_.message_size_limit) {
+    rc = reason_code::quota_exceeded;
+  } else if (!hooks_.may_publish(info(s), p.topic)) {
+    rc = reason_code::not_authorized;
+  } else {
+    auto m = make_message(std::move(p), s.client_id, clock::now());
+    rc = hooks_.on_publish(info(s), *m);
+    if (!mqtt::is_failure(rc) && route(m, &s) == 0) rc = reason_code::no_matching_subscribers;
+  }
+  if (mqtt::is_failure(rc)) {
+    spdlog::debug("publish from {} refused: {}", s.client_id, mqtt::to_string(rc));
+    ++stats_.messages_dropped;
+  }
+  switch (packet_qos) {
+    case qos::at_most_once:
+      break;
+    case qos::at_least_once:
+      send(c, mqtt::puback{packet_id, rc, {}});
+      break;
+    case qos::exactly_once:
+      if (!mqtt::is_failure(rc)) s.awaiting_pubrel.insert(packet_id);
+      send(c, mqtt::pubrec{packet_id, rc, {}});
+      break;
+  }
+}
+
+namespace {
+template <class It>
+It find_inflight(It first, It last, std::uint16_t id) {
+  return std::find_if(first, last, [id](const inflight_delivery& f) { return f.packet_id == id; });
+}
+}  // namespace
+
+void broker::handle_puback(connection& c, const mqtt::puback& p) {
+  session& s = *c.sess;
+  auto it = find_inflight(s.inflight.begin(), s.inflight.end(), p.packet_id);
+  if (it == s.inflight.end() || it->d.qos != qos::at_least_once) return;  // stale: ignore
+  s.inflight.erase(it);
+  pump(s);
+}
+
+void broker::handle_pubrec(connection& c, const mqtt::pubrec& p) {
+  session& s = *c.sess;
+  auto it = find_inflight(s.inflight.begin(), s.inflight.end(), p.packet_id);
+  if (it == s.inflight.end() || it->d.qos != qos::exactly_once) {
+    return send(c, mqtt::pubrel{p.packet_id, reason_code::packet_identifier_not_found, {}});
+  }
+  if (mqtt::is_failure(p.reason)) {  // the receiver refused it: the flow ends [MQTT-4.3.3-?]
+    s.inflight.erase(it);
+    return pump(s);
+  }
+  it->released = true;
+  it->d.msg = nullptr;  // the message is the receiver's now; only the id remains [MQTT-4.3.3-?]
+  send(c, mqtt::pubrel{p.packet_id, reason_code::success, {}});
+}
+
+void broker::handle_pubrel(connection& c, const mqtt::pubrel& p) {
+  session& s = *c.sess;
+  const bool known = s.awaiting_pubrel.erase(p.packet_id) > 0;
+  send(c, mqtt::pubcomp{p.packet_id, known ? reason_code::success : reason_code::packet_identifier_not_found, {}});
+}
+
+void broker::handle_pubcomp(connection& c, const mqtt::pubcomp& p) {
+  session& s = *c.sess;
+  auto it = find_inflight(s.inflight.begin(), s.inflight.end(), p.packet_id);
+  if (it == s.inflight.end() || !it->released) return;
+  s.inflight.erase(it);
+  pump(s);
+}
+
+void broker::handle_subscribe(connection& c, mqtt::subscribe&& p) {
+  session& s = *c.sess;
+  const std::uint32_t sub_id =
+      p.props.subscription_identifiers.empty() ? 0 : p.props.subscription_identifiers.front();
+  mqtt::suback ack;
+  ack.packet_id = p.packet_id;
+  std::vector<std::pair<std::string, subscription_options>> retained_wanted;
+  for (auto& sub : p.subscriptions) {
+    const bool shared = mqtt::parse_shared_filter(sub.filter).has_value();
+    if (shared && sub.no_local) return protocol_violation(c, reason_code::protocol_error);  // [MQTT-3.8.3-4]
+    if (!hooks_.may_subscribe(info(s), sub.filter)) {
+      ack.reasons.push_back(c.version == mqtt::version::v5 ? static_cast<std::uint8_t>(reason_code::not_authorized)
+                                                           : 0x80);
+      continue;
+    }
+    subscription_options o{sub.max_qos, sub.no_local, sub.retain_as_published, sub.retain_handling, sub_id};
+    const bool is_new = subscriptions_.subscribe(&s, sub.filter, o);
+    ack.reasons.push_back(static_cast<std::uint8_t>(sub.max_qos));
+    // Retained messages: not for shared subscriptions [MQTT-3.8.4-?]; Retain Handling 1 only
+    // for a new subscription, 2 never [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
+    if (!shared && (o.retain_handling == 0 || (o.retain_handling == 1 && is_new)))
+      retained_wanted.emplace_back(sub.filter, o);
+    s.subscriptions.insert_or_assign(std::move(sub.filter), o);
+  }
+  send(c, ack);
+  for (const auto& [filter, o] : retained_wanted) send_retained(s, filter, o);
+}
+
+void broker::send_retained(session& s, std::string_view filter, const subscription_options& o) {
+  const auto now = clock::now();
+  std::vector<message_ptr> found;
+  retained_.match(filter, [&](const message_ptr& m) {
+    if (!m->expired(now)) found.push_back(m);
+  });
+  for (auto& m : found) {
+    if (!hooks_.may_receive(info(s), m->topic)) continue;
+    delivery d{m, min_qos(m->qos, o.max_qos), true, {}};  // RETAIN set on subscribe [MQTT-3.3.1-8]
+    if (o.subscription_id) d.subscription_ids.push_back(o.subscription_id);
+    deliver(s, std::move(d));
+  }
+}
+
+void broker::handle_unsubscribe(connection& c, mqtt::unsubscribe&& p) {
+  session& s = *c.sess;
+  mqtt::unsuback ack;
+  ack.packet_id = p.packet_id;
+  for (const auto& f : p.filters) {
+    const bool removed = subscriptions_.unsubscribe(&s, f);
+    s.subscriptions.erase(f);
+    ack.reasons.push_back(removed ? reason_code::success : reason_code::no_subscription_existed);
+  }
+  send(c, ack);
+}
+
+void broker::handle_disconnect(connection& c, const mqtt::disconnect& p) {
+  if (c.version == mqtt::version::v5) {
+    if (p.props.session_expiry_interval) {
+      // A session that was to end at disconnect cannot be made persistent now [MQTT-3.14.2-2].
+      if (c.sess->expiry_interval == 0 && *p.props.session_expiry_interval != 0)
+        return protocol_violation(c, reason_code::protocol_error);
+      c.sess->expiry_interval = *p.props.session_expiry_interval;
+    }
+    c.publish_will_on_close = p.reason == reason_code::disconnect_with_will_message;
+  } else {
+    c.publish_will_on_close = false;  // [MQTT-3.14.4-3]
+  }
+  c.net->close();
+  drop(c);
+}
+
+// ---------------------------------------------------------------------------------------
+// Routing
+
+void broker::publish(message_ptr m) { route(m, nullptr); }
+
+std::size_t broker::route(const message_ptr& m, const session* publisher) {
+  if (m->retain) retained_.update(m);
+  fanout_.clear();
+  subscriptions_.match(
+      m->topic,
+      [&](session* s, const subscription_options& o) {
+        if (o.no_local && s == publisher) return;  // [MQTT-3.8.3-3]
+        const qos q = opts_.upgrade_outgoing_qos ? o.max_qos : min_qos(m->qos, o.max_qos);
+        const bool retain = o.retain_as_published && m->retain;  // [MQTT-3.3.1-12], [MQTT-3.3.1-13]
+        auto [it, fresh] = fanout_.try_emplace(s, fanout_entry{q, retain, {}});
+        if (!fresh) {
+          // Overlapping subscriptions: one delivery at the highest QoS with every
+          // subscription identifier [MQTT-3.3.4-2], [MQTT-3.3.4-3].
+          it->second.qos = std::max(it->second.qos, q);
+          it->second.retain = it->second.retain || retain;
+        }
+        if (o.subscription_id) it->second.ids.push_back(o.subscription_id);
+      },
+      [](const session* s) { return s->conn != nullptr; });
+  std::size_t delivered = 0;
+  for (auto& [s, e] : fanout_) {
+    if (!hooks_.may_receive(info(*s), m->topic)) continue;
+    deliver(*s, delivery{m, e.qos, e.retain, std::move(e.ids)});
+    ++delivered;
+  }
+  return delivered;
+}
+
+void broker::deliver(session& s, delivery d) {
+  if (!s.conn) {
+    if (d.qos == qos::at_most_once && !opts_.queue_qos0_messages) return;
+    enqueue(s, std::move(d));
+    return;
+  }
+  // Keep order: nothing overtakes what is already queued [MQTT-4.6.0-?].
+  if (s.queue.empty()) {
+    if (d.qos == qos::at_most_once) {
+      send_publish(s, d, 0, false);
+      return;
+    }
+    if (s.inflight.size() < s.conn->window) {
+      const auto id = next_packet_id(s);
+      if (send_publish(s, d, id, false)) s.inflight.push_back({id, std::move(d), false});
+      return;
+    }
+  }
+  enqueue(s, std::move(d));
+}
+
+bool broker::enqueue(session& s, delivery&& d) {
+  const auto w = d.msg->weight();
+  if ((opts_.max_queued_messages > 0 && s.queue.size() >= opts_.max_queued_messages) ||
+      (opts_.max_queued_bytes > 0 && s.queued_bytes + w > opts_.max_queued_bytes)) {
+    ++stats_.messages_dropped;
+    return false;
+  }
+  s.queued_bytes += w;
+  s.queue.push_back(std::move(d));
+  return true;
+}
+
+void broker::pump(session& s) {
+  const auto now = clock::now();
+  while (s.conn && !s.queue.empty()) {
+    auto& front = s.queue.front();
+    if (front.qos != qos::at_most_once && s.inflight.size() >= s.conn->window) break;
+    delivery d = std::move(front);
+    s.queue.pop_front();
+    s.queued_bytes -= d.msg->weight();
+    if (d.msg->expired(now)) {  // [MQTT-3.3.2-5]
+      ++stats_.messages_dropped;
+      continue;
+    }
+    if (d.qos == qos::at_most_once) {
+      send_publish(s, d, 0, false);
+    } else {
+      const auto id = next_packet_id(s);
+      if (send_publish(s, d, id, false)) s.inflight.push_back({id, std::move(d), false});
+    }
+  }
+}
+
+std::uint16_t broker::next_packet_id(session& s) {
+  // The window is small (Receive Maximum), so a linear probe of the inflight list is cheap.
+  for (;;) {
+    if (++s.last_packet_id == 0) s.last_packet_id = 1;
+    if (find_inflight(s.inflight.begin(), s.inflight.end(), s.last_packet_id) == s.inflight.end() &&
+        !s.awaiting_pubrel.contains(s.last_packet_id))
+      return s.last_packet_id;
+  }
+}
+
+bool broker::send_publish(session& s, const delivery& d, std::uint16_t packet_id, bool dup) {
+  connection& c = *s.conn;
+  mqtt::publish p;
+  p.topic = d.msg->topic;
+  p.payload = d.msg->payload;
+  p.qos = d.qos;
+  p.retain = d.retain;
+  p.dup = dup;
+  p.packet_id = packet_id;
+  bool new_alias = false;
+  if (c.version == mqtt::version::v5) {
+    p.props = d.msg->props;
+    if (d.msg->expires_at) {
+      // The remaining lifetime, not the original one [MQTT-3.3.2-6].
+      const auto left = std::chrono::ceil<std::chrono::seconds>(*d.msg->expires_at - clock::now());
+      p.props.message_expiry_interval = static_cast<std::uint32_t>(std::max<std::int64_t>(left.count(), 1));
+    }
+    p.props.subscription_identifiers = d.subscription_ids;
+    if (c.topic_alias_maximum > 0) {
+      auto a = c.aliases_out.find(p.topic);
+      if (a != c.aliases_out.end()) {
+        p.props.topic_alias = a->second;
+        p.topic.clear();
+      } else if (c.aliases_out.size() < c.topic_alias_maximum) {
+        const auto alias = static_cast<std::uint16_t>(c.aliases_out.size() + 1);
+        c.aliases_out.emplace(p.topic, alias);
+        p.props.topic_alias = alias;  // sent with the topic once, then alone [MQTT-3.3.2-12]
+        new_alias = true;
+      }
+    }
+  }
+  auto buf = std::make_shared<std::vector<std::uint8_t>>();
+  mqtt::encode(p, c.version, *buf);
+  if (c.maximum_packet_size > 0 && buf->size() > c.maximum_packet_size) {
+    // Too large for this client: discard as if delivered [MQTT-3.1.2-25].
+    if (new_alias) c.aliases_out.erase(d.msg->topic);
+    ++stats_.messages_dropped;
+    return false;
+  }
+  ++stats_.messages_sent;
+  stats_.bytes_sent += buf->size();
+  c.net->send(std::move(buf));
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions and time
+
+void broker::fire_will(session& s) {
+  auto m = std::move(s.will->msg);
+  s.will.reset();
+  publish(std::move(m));
+}
+
+void broker::end_session(session& s) {
+  if (s.will) fire_will(s);  // the session ends before the will's delay [MQTT-3.1.3-9]
+  for (const auto& [filter, o] : s.subscriptions) subscriptions_.unsubscribe(&s, filter);
+  offline_.erase(&s);
+  sessions_.erase(s.client_id);  // destroys s
+}
+
+void broker::tick() {
+  const auto now = clock::now();
+  std::vector<session*> due;
+  for (session* s : offline_)
+    if ((s->will && now >= s->will->at) || (s->expires_at && now >= *s->expires_at)) due.push_back(s);
+  for (session* s : due) {
+    if (s->will && now >= s->will->at) fire_will(*s);
+    if (s->expires_at && now >= *s->expires_at) end_session(*s);
+  }
+  if (now >= next_retained_purge_) {
+    stats_.messages_dropped += retained_.purge_expired(now);
+    next_retained_purge_ = now + 60s;
+  }
+}
+
+void broker::shutdown() {
+  for (auto& [key, c] : connections_) {
+    if (c->state == connection::phase::connected && c->version == mqtt::version::v5)
+      send(*c, mqtt::disconnect{reason_code::server_shutting_down, {}});
+    c->net->close();
+  }
+}
+
+}  // namespace natter::broker

@@ -1,0 +1,139 @@
+// The broker core: sessions, QoS flows, routing, retained messages, wills.
+//
+// A synchronous state machine driven by events from connections (open, packet, close,
+// timeout) and by tick(). It runs on one strand (broker_service), so nothing in it locks;
+// it talks to connections only through `link`, so it never sees a socket and is tested
+// without one. Everything it sends is encoded here, once per packet.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "hooks.hpp"
+#include "link.hpp"
+#include "retained_store.hpp"
+#include "session.hpp"
+#include "subscription_tree.hpp"
+
+namespace natter::broker {
+
+struct broker_options {
+  std::uint16_t max_inflight_messages = 20;  // our Receive Maximum and outgoing window
+  std::size_t max_queued_messages = 1000;    // per session; 0: unlimited
+  std::size_t max_queued_bytes = 0;          // per session; 0: unlimited
+  std::uint16_t max_keepalive = 65535;       // larger Keep Alive values are lowered (5.0)
+  std::uint32_t max_packet_size = 0;         // 0: the protocol's limit
+  std::uint32_t message_size_limit = 0;      // payload bytes; 0: no limit
+  bool retain_available = true;
+  std::uint16_t max_topic_alias = 10;        // our Topic Alias Maximum
+  bool queue_qos0_messages = false;          // queue QoS 0 for offline sessions (mosquitto)
+  bool allow_zero_length_clientid = true;
+  std::string auto_id_prefix = "auto-";
+  // 0: persistent sessions without an expiry (3.1.1, 5.0 0xFFFFFFFF) never expire.
+  std::chrono::seconds persistent_client_expiration{0};
+  bool upgrade_outgoing_qos = false;
+};
+
+struct broker_stats {
+  std::uint64_t messages_received = 0;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t messages_dropped = 0;  // queue full, expired, or too large for the client
+  std::uint64_t connections_total = 0;
+};
+
+class broker {
+ public:
+  // `defer` runs a function later on the broker's own strand (used to come back from
+  // asynchronous hooks such as authentication).
+  using deferrer = std::function<void(std::function<void()>)>;
+  broker(broker_options opts, hooks& h, deferrer defer);
+  ~broker();
+
+  // Connection events.
+  void on_open(std::shared_ptr<link> l);
+  void on_packet(link* l, mqtt::packet&& p);
+  void on_decode_error(link* l, std::error_code ec);  // the codec refused the input
+  void on_timeout(link* l);                           // keep-alive or CONNECT timeout
+  void on_closed(link* l);                            // the network connection is gone
+
+  // Wills, session expiry, retained-message expiry. Call about once per second.
+  void tick();
+  // Closes every connection (5.0: DISCONNECT Server shutting down).
+  void shutdown();
+
+  // Publish from inside the server (wills, $SYS, the chat service).
+  void publish(message_ptr m);
+
+  const broker_stats& stats() const { return stats_; }
+  std::size_t connection_count() const { return connections_.size(); }
+  std::size_t session_count() const { return sessions_.size(); }
+  std::size_t retained_count() const { return retained_.size(); }
+  std::size_t subscription_count() const { return subscriptions_.size(); }
+
+ private:
+  using reason_code = mqtt::reason_code;
+
+  void handle(connection& c, mqtt::packet&& p);
+  void handle_connect(connection& c, mqtt::connect&& p);
+  void finish_connect(connection& c, mqtt::connect&& p, auth_result r, bool assigned);
+  void handle_publish(connection& c, mqtt::publish&& p);
+  void handle_puback(connection& c, const mqtt::puback& p);
+  void handle_pubrec(connection& c, const mqtt::pubrec& p);
+  void handle_pubrel(connection& c, const mqtt::pubrel& p);
+  void handle_pubcomp(connection& c, const mqtt::pubcomp& p);
+  void handle_subscribe(connection& c, mqtt::subscribe&& p);
+  void handle_unsubscribe(connection& c, mqtt::unsubscribe&& p);
+  void handle_disconnect(connection& c, const mqtt::disconnect& p);
+
+  // Closes `c` because it broke a rule: 5.0 gets DISCONNECT with `rc` first.
+  void protocol_violation(connection& c, reason_code rc);
+  void refuse_connect(connection& c, reason_code rc);
+  // The network connection ends: detach its session, handle its will, forget it.
+  void drop(connection& c);
+
+  // Routing.
+  std::size_t route(const message_ptr& m, const session* publisher);
+  void deliver(session& s, delivery d);
+  void pump(session& s);  // send queued deliveries while the window allows
+  // False when the packet exceeds the client's Maximum Packet Size and was discarded.
+  bool send_publish(session& s, const delivery& d, std::uint16_t packet_id, bool dup);
+  bool enqueue(session& s, delivery&& d);
+  std::uint16_t next_packet_id(session& s);
+  void send_retained(session& s, std::string_view filter, const subscription_options& o);
+
+  // Sessions.
+  void end_session(session& s);  // fire its pending will, forget it
+  void fire_will(session& s);
+  session_info info(const session& s) const;
+
+  void send(connection& c, const mqtt::packet& p);
+
+  broker_options opts_;
+  hooks& hooks_;
+  deferrer defer_;
+  std::unordered_map<link*, std::unique_ptr<connection>> connections_;
+  std::unordered_map<std::string, std::unique_ptr<session>> sessions_;
+  subscription_tree subscriptions_;
+  retained_store retained_;
+  broker_stats stats_;
+  std::unordered_set<session*> offline_;  // detached sessions, watched by tick()
+  struct fanout_entry {
+    mqtt::qos qos;
+    bool retain;
+    std::vector<std::uint32_t> ids;
+  };
+  std::unordered_map<session*, fanout_entry> fanout_;  // route()'s scratch, kept for its buckets
+  clock::time_point next_retained_purge_{};
+};
+
+}  // namespace natter::broker

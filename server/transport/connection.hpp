@@ -1,0 +1,234 @@
+// One network connection: reads bytes, decodes MQTT packets, hands them to the broker;
+// writes what the broker sends. Templated on the byte stream, so TCP, TLS and WebSocket
+// differ only in how bytes move (stream_ops below), never in MQTT behaviour.
+//
+// Everything here runs on the stream's executor, which is a strand per connection: at
+// most one read and one write are in flight, and the outbox is bounded in bytes (a
+// subscriber that stops reading is cut off, not buffered forever).
+#pragma once
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "broker/broker_service.hpp"
+#include "broker/link.hpp"
+#include "mqtt/codec.hpp"
+#include "stream_ops.hpp"
+
+namespace natter::transport {
+
+namespace asio = boost::asio;
+
+struct connection_limits {
+  std::uint32_t max_packet_size = mqtt::max_remaining_length + 5;
+  std::size_t max_outbox_bytes = 16 * 1024 * 1024;
+  std::chrono::milliseconds connect_timeout{10'000};
+};
+
+template <class Stream>
+class connection final : public broker::link,
+                         public std::enable_shared_from_this<connection<Stream>> {
+ public:
+  connection(Stream stream, broker::broker_service& svc, const connection_limits& limits,
+             std::string peer)
+      : stream_(std::move(stream)),
+        svc_(svc),
+        limits_(limits),
+        peer_(std::move(peer)),
+        timer_(stream_.get_executor()) {}
+
+  void start() {
+    svc_.open(this->shared_from_this());
+    // Until CONNECT is accepted the deadline is absolute: a client that trickles bytes
+    // cannot hold a connection open.
+    deadline_ = std::chrono::steady_clock::now() + limits_.connect_timeout;
+    arm_timer(deadline_);
+    buf_.resize(4096);
+    do_read();
+  }
+
+  // ---- broker::link (called from the broker strand) ----
+  void send(broker::frame f) override {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this(), f = std::move(f)]() mutable {
+      self->on_send(std::move(f));
+    });
+  }
+  void close() override {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->on_close(); });
+  }
+  void set_read_timeout(std::chrono::milliseconds t) override {
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this(), t] {
+      self->idle_timeout_ = t;
+      self->last_read_ = std::chrono::steady_clock::now();
+      self->timer_.cancel();
+      if (t.count() > 0) self->arm_timer(self->last_read_ + t);
+    });
+  }
+  const std::string& peer() const override { return peer_; }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  void do_read() {
+    if (used_ == buf_.size()) buf_.resize(buf_.size() * 2);
+    stream_.async_read_some(
+        asio::buffer(buf_.data() + used_, buf_.size() - used_),
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          self->on_read(ec, n);
+        });
+  }
+
+  void on_read(boost::system::error_code ec, std::size_t n) {
+    if (ec) return finish();
+    if (closing_) return;  // the broker is done with us; ignore what else arrives
+    last_read_ = clock::now();
+    used_ += n;
+    std::size_t start = 0;
+    for (;;) {
+      auto r = mqtt::decode(std::span<const std::uint8_t>(buf_.data() + start, used_ - start),
+                            {version_, limits_.max_packet_size});
+      if (r.has_error()) {
+        if (r.error() == mqtt::codec_errc::need_more_bytes) break;
+        svc_.decode_error(this->shared_from_this(), r.error());
+        closing_ = true;  // the broker closes us; read nothing more
+        return;
+      }
+      start += r->size;
+      if (auto* c = std::get_if<mqtt::connect>(&r->pkt)) version_ = c->protocol_version;
+      svc_.packet(this->shared_from_this(), std::move(r->pkt));
+    }
+    // Keep the unconsumed tail at the front; grow only when one packet needs more room.
+    if (start > 0) {
+      std::copy(buf_.begin() + static_cast<std::ptrdiff_t>(start),
+                buf_.begin() + static_cast<std::ptrdiff_t>(used_), buf_.begin());
+      used_ -= start;
+    }
+    do_read();
+  }
+
+  void on_send(broker::frame f) {
+    if (closing_ || dead_) return;
+    outbox_bytes_ += f->size();
+    if (outbox_bytes_ > limits_.max_outbox_bytes) {
+      // A reader this far behind would make us buffer without bound: cut it off.
+      outbox_.clear();
+      outbox_bytes_ = 0;
+      return shutdown_now();
+    }
+    outbox_.push_back(std::move(f));
+    if (!writing_) do_write();
+  }
+
+  void do_write() {
+    writing_ = true;
+    // Gather everything queued into one write: fewer syscalls under fan-out.
+    write_bufs_.clear();
+    in_write_ = std::min<std::size_t>(outbox_.size(), 64);
+    for (std::size_t i = 0; i < in_write_; ++i) write_bufs_.emplace_back(asio::buffer(*outbox_[i]));
+    stream_ops<Stream>::async_write(
+        stream_, write_bufs_,
+        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+          self->on_write(ec);
+        });
+  }
+
+  void on_write(boost::system::error_code ec) {
+    writing_ = false;
+    if (ec) return shutdown_now();
+    for (std::size_t i = 0; i < in_write_; ++i) {
+      outbox_bytes_ -= outbox_.front()->size();
+      outbox_.pop_front();
+    }
+    if (!outbox_.empty()) return do_write();
+    if (closing_) shutdown_now();
+  }
+
+  void on_close() {
+    if (dead_) return;
+    closing_ = true;
+    if (!writing_) return shutdown_now();
+    // on_write closes once the outbox is flushed; a peer that never reads gets 5 s.
+    arm_timer(clock::now() + std::chrono::seconds(5));
+  }
+
+  void arm_timer(clock::time_point at) {
+    timer_.expires_at(at);
+    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      self->on_timer();
+    });
+  }
+
+  void on_timer() {
+    if (dead_) return;
+    if (closing_) return shutdown_now();  // the final flush took too long
+    const auto now = clock::now();
+    if (idle_timeout_.count() == 0) {
+      if (now >= deadline_) return timed_out();
+      return arm_timer(deadline_);
+    }
+    const auto due = last_read_ + idle_timeout_;
+    if (now >= due) return timed_out();
+    arm_timer(due);
+  }
+
+  void timed_out() {
+    // The broker decides what to send (5.0: DISCONNECT Keep Alive timeout) and closes us.
+    svc_.timeout(this->shared_from_this());
+  }
+
+  void shutdown_now() {
+    if (dead_) return;
+    dead_ = true;
+    closing_ = true;
+    timer_.cancel();
+    stream_ops<Stream>::close(stream_);
+    finish();
+  }
+
+  // The connection is over: tell the broker once (it ignores us if it closed us itself).
+  void finish() {
+    if (!dead_) {
+      dead_ = true;
+      closing_ = true;
+      timer_.cancel();
+      stream_ops<Stream>::close(stream_);
+    }
+    if (reported_) return;
+    reported_ = true;
+    svc_.closed(this->shared_from_this());
+  }
+
+  Stream stream_;
+  broker::broker_service& svc_;
+  const connection_limits limits_;
+  const std::string peer_;
+  asio::steady_timer timer_;
+
+  std::vector<std::uint8_t> buf_;
+  std::size_t used_ = 0;
+  mqtt::version version_ = mqtt::version::v5;
+
+  std::deque<broker::frame> outbox_;
+  std::size_t outbox_bytes_ = 0;
+  std::vector<asio::const_buffer> write_bufs_;
+  std::size_t in_write_ = 0;
+  bool writing_ = false;
+
+  clock::time_point deadline_{};
+  clock::time_point last_read_{};
+  std::chrono::milliseconds idle_timeout_{0};
+
+  bool closing_ = false;   // no more reads are processed, no more sends accepted
+  bool dead_ = false;      // the stream is closed
+  bool reported_ = false;  // the broker has been told
+};
+
+}  // namespace natter::transport
