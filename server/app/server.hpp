@@ -1,0 +1,31 @@
+// natter-server's process: turns a server_config into running listeners and a broker, and
+// takes them down again. main.cpp only parses the command line and waits for signals.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <vector>
+
+#include "broker/broker_service.hpp"
+#include "config/config.hpp"
+#include "transport/tcp_listener.hpp"
+
+namespace natter::app {
+
+class server {
+ public:
+  // Binds every listener; throws std::runtime_error naming the listener that failed.
+  server(boost::asio::io_context& ioc, const config::server_config& cfg);
+  ~server();
+  void stop();
+
+ private:
+  boost::asio::io_context& ioc_;
+  std::unique_ptr<broker::hooks> hooks_;
+  std::unique_ptr<broker::broker_service> broker_;
+  std::vector<std::shared_ptr<transport::tcp_listener>> listeners_;
+};
+
+broker::broker_options broker_options_from(const config::server_config& cfg);
+
+}  // namespace natter::app
