@@ -72,6 +72,18 @@ session_info broker::info(const session& s) const {
   return i;
 }
 
+// A 5.0 DISCONNECT from the server, with the reason's name as Reason String: besides
+// helping people read logs, some clients (paho-mqtt 1.6) only report the reason code when
+// properties follow it.
+namespace {
+mqtt::disconnect server_disconnect(mqtt::reason_code rc) {
+  mqtt::disconnect d{rc, {}};
+  d.props.reason_string = std::string(mqtt::to_string(rc));
+  return d;
+}
+
+}  // namespace
+
 void broker::send(connection& c, const mqtt::packet& p) {
   auto buf = std::make_shared<std::vector<std::uint8_t>>();
   mqtt::encode(p, c.version, *buf);
@@ -131,7 +143,7 @@ void broker::on_timeout(link* l) {
   connection& c = *it->second;
   if (c.state == connection::phase::connected) {
     spdlog::info("client {} ({}) keep-alive timeout", c.client_id, c.net->peer());
-    if (c.version == mqtt::version::v5) send(c, mqtt::disconnect{reason_code::keep_alive_timeout, {}});
+    if (c.version == mqtt::version::v5) send(c, server_disconnect(reason_code::keep_alive_timeout));
   }
   c.net->close();
   drop(c);
@@ -145,7 +157,7 @@ void broker::on_closed(link* l) {
 
 void broker::protocol_violation(connection& c, reason_code rc) {
   if (c.state == connection::phase::connected && c.version == mqtt::version::v5)
-    send(c, mqtt::disconnect{rc, {}});  // [MQTT-4.13.1-1]
+    send(c, server_disconnect(rc));  // [MQTT-4.13.1-1]
   c.net->close();
   drop(c);  // not a normal DISCONNECT, so the will is published [MQTT-3.1.2-8]
 }
@@ -163,6 +175,8 @@ void broker::refuse_connect(connection& c, reason_code rc) {
 void broker::drop(connection& c) {
   link* key = c.net.get();
   if (session* s = c.sess) {
+    spdlog::info("client {} ({}) disconnected{}", c.client_id, c.net->peer(),
+                 c.publish_will_on_close ? "" : " cleanly");
     s->conn = nullptr;
     c.sess = nullptr;
     hooks_.on_client_disconnected(info(*s));
@@ -276,7 +290,7 @@ void broker::finish_connect(connection& c, mqtt::connect&& p, auth_result r, boo
     // will is published unless delayed and the session continues.
     connection& old = *s->conn;
     spdlog::info("client {} taken over by {} (was {})", c.client_id, c.net->peer(), old.net->peer());
-    if (old.version == mqtt::version::v5) send(old, mqtt::disconnect{reason_code::session_taken_over, {}});
+    if (old.version == mqtt::version::v5) send(old, server_disconnect(reason_code::session_taken_over));
     old.net->close();
     drop(old);
     it = sessions_.find(c.client_id);
@@ -709,7 +723,7 @@ void broker::tick() {
 void broker::shutdown() {
   for (auto& [key, c] : connections_) {
     if (c->state == connection::phase::connected && c->version == mqtt::version::v5)
-      send(*c, mqtt::disconnect{reason_code::server_shutting_down, {}});
+      send(*c, server_disconnect(reason_code::server_shutting_down));
     c->net->close();
   }
 }

@@ -45,11 +45,18 @@ void broker_service::packet(std::shared_ptr<link> l, mqtt::packet&& p) {
 }
 
 void broker_service::decode_error(std::shared_ptr<link> l, std::error_code ec) {
-  asio::post(strand_, [this, l = std::move(l), ec] { core_.on_decode_error(l.get(), ec); });
+  // close() after the core: if the core already forgot this link, nobody else would.
+  asio::post(strand_, [this, l = std::move(l), ec] {
+    core_.on_decode_error(l.get(), ec);
+    l->close();
+  });
 }
 
 void broker_service::timeout(std::shared_ptr<link> l) {
-  asio::post(strand_, [this, l = std::move(l)] { core_.on_timeout(l.get()); });
+  asio::post(strand_, [this, l = std::move(l)] {
+    core_.on_timeout(l.get());
+    l->close();
+  });
 }
 
 void broker_service::closed(std::shared_ptr<link> l) {

@@ -87,7 +87,7 @@ class connection final : public broker::link,
 
   void on_read(boost::system::error_code ec, std::size_t n) {
     if (ec) return finish();
-    if (closing_) return;  // the broker is done with us; ignore what else arrives
+    if (closing_ || read_stopped_) return;  // the broker is done with us; ignore the rest
     last_read_ = clock::now();
     used_ += n;
     std::size_t start = 0;
@@ -96,8 +96,10 @@ class connection final : public broker::link,
                             {version_, limits_.max_packet_size});
       if (r.has_error()) {
         if (r.error() == mqtt::codec_errc::need_more_bytes) break;
+        // The broker answers (CONNACK or DISCONNECT with the reason code) and closes us;
+        // until then nothing more is read, but what it sends still goes out.
         svc_.decode_error(this->shared_from_this(), r.error());
-        closing_ = true;  // the broker closes us; read nothing more
+        read_stopped_ = true;
         return;
       }
       start += r->size;
@@ -226,6 +228,7 @@ class connection final : public broker::link,
   clock::time_point last_read_{};
   std::chrono::milliseconds idle_timeout_{0};
 
+  bool read_stopped_ = false;  // after a decode error: the broker will close us
   bool closing_ = false;   // no more reads are processed, no more sends accepted
   bool dead_ = false;      // the stream is closed
   bool reported_ = false;  // the broker has been told
