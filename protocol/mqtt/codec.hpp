@@ -14,6 +14,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "packet.hpp"
@@ -49,5 +51,21 @@ void encode(const packet& p, version v, std::vector<std::uint8_t>& out);
 
 // The size encode() would append, without encoding.
 std::size_t encoded_size(const packet& p, version v);
+
+// The same for one concrete packet type, e.g. encode(a_publish, v, out): without these the
+// call would first copy the packet into a temporary `packet` (strings and all).
+namespace detail {
+template <class T, class Variant>
+inline constexpr bool is_alternative_v = false;
+template <class T, class... Ts>
+inline constexpr bool is_alternative_v<T, std::variant<Ts...>> = (std::is_same_v<T, Ts> || ...);
+}  // namespace detail
+template <class T>
+concept packet_alternative = detail::is_alternative_v<T, packet>;
+
+template <packet_alternative T>
+void encode(const T& p, version v, std::vector<std::uint8_t>& out);
+template <packet_alternative T>
+std::size_t encoded_size(const T& p, version v);
 
 }  // namespace natter::mqtt

@@ -42,7 +42,7 @@ enum class qos : std::uint8_t { at_most_once = 0, at_least_once = 1, exactly_onc
 
 // MQTT 5.0 properties (section 2.2.2.2). Absent properties are nullopt/empty. Which
 // properties a packet may carry is checked by the decoder (a misplaced property is a
-// Protocol Error) and respected by the encoder (misplaced ones are not written).
+// Malformed Packet, 2.2.2.2) and respected by the encoder (misplaced ones are not written).
 struct properties {
   std::optional<std::uint8_t> payload_format_indicator;            // 0x01
   std::optional<std::uint32_t> message_expiry_interval;            // 0x02
