@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
+#include <functional>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <thread>
@@ -65,10 +66,20 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // SIGHUP reloads TLS material (and, with authentication, password and ACL files).
+  asio::signal_set hup{ioc, SIGHUP};
+  std::function<void(boost::system::error_code, int)> on_hup = [&](boost::system::error_code ec, int) {
+    if (ec) return;
+    spdlog::info("SIGHUP: reloading");
+    srv->reload();
+    hup.async_wait(on_hup);
+  };
+  hup.async_wait(on_hup);
   asio::signal_set signals{ioc, SIGINT, SIGTERM};
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
+    hup.cancel();
     srv->stop();
   });
 

@@ -3,19 +3,27 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
+#include "transport/tls_context.hpp"
+
 namespace natter::app {
 namespace asio = boost::asio;
 
 namespace {
 
 // Until password files land (issue 5), the only credential check is allow_anonymous: with
-// it false every client is refused, as Mosquitto does with no password_file.
+// it false every client without a certificate identity is refused, as Mosquitto does with
+// no password_file.
 class basic_hooks final : public broker::hooks {
  public:
-  explicit basic_hooks(bool allow_anonymous) : allow_anonymous_(allow_anonymous) {}
+  explicit basic_hooks(const config::server_config& cfg) : cfg_(cfg) {}
   void authenticate(const broker::auth_request& req, std::function<void(broker::auth_result)> done) override {
     broker::auth_result r;
-    if (!allow_anonymous_) {
+    const auto& l = cfg_.listeners.at(req.listener);
+    if (l.tls && l.tls->use_identity_as_username) {
+      // The verified certificate is the identity; a client without one is refused.
+      if (!req.cert_identity) r.reason = mqtt::reason_code::not_authorized;
+      r.username = req.cert_identity;
+    } else if (!l.security.allow_anonymous) {
       spdlog::warn("refused {} from {}: anonymous access is not allowed", req.client_id, req.peer);
       r.reason = req.username ? mqtt::reason_code::bad_user_name_or_password : mqtt::reason_code::not_authorized;
     }
@@ -23,7 +31,7 @@ class basic_hooks final : public broker::hooks {
   }
 
  private:
-  bool allow_anonymous_;
+  const config::server_config& cfg_;
 };
 
 }  // namespace
@@ -46,31 +54,36 @@ broker::broker_options broker_options_from(const config::server_config& cfg) {
   return o;
 }
 
-server::server(asio::io_context& ioc, const config::server_config& cfg) : ioc_(ioc) {
-  bool anonymous = cfg.security.allow_anonymous;
-  if (cfg.per_listener_settings && !cfg.listeners.empty()) anonymous = cfg.listeners.front().security.allow_anonymous;
-  hooks_ = std::make_unique<basic_hooks>(anonymous);
-  broker_ = std::make_unique<broker::broker_service>(ioc.get_executor(), broker_options_from(cfg), *hooks_);
+server::server(asio::io_context& ioc, config::server_config cfg) : ioc_(ioc), cfg_(std::move(cfg)) {
+  hooks_ = std::make_unique<basic_hooks>(cfg_);
+  broker_ = std::make_unique<broker::broker_service>(ioc.get_executor(), broker_options_from(cfg_), *hooks_);
   broker_->start();
 
-  transport::connection_limits limits;
-  if (cfg.max_packet_size) limits.max_packet_size = *cfg.max_packet_size;
-  limits.connect_timeout = cfg.connect_timeout;
-
-  for (const auto& l : cfg.listeners) {
-    if (l.protocol != config::listener_protocol::mqtt)
-      throw std::runtime_error(l.defined_at + ": protocol " + std::string(config::to_string(l.protocol)) +
-                               " is not supported yet");
+  for (std::size_t i = 0; i < cfg_.listeners.size(); ++i) {
+    const auto& l = cfg_.listeners[i];
     if (l.unix_socket_path) throw std::runtime_error(l.defined_at + ": unix socket listeners are not supported");
+    std::shared_ptr<asio::ssl::context> tls;
+    if (l.tls) tls = transport::make_tls_context(*l.tls, l.defined_at);
+    transport::listener_options opts;
+    opts.websockets = l.protocol == config::listener_protocol::websockets;
+    opts.http_dir = l.http_dir;
+#ifdef NATTER_DEFAULT_HTTP_DIR
+    if (!opts.http_dir) opts.http_dir = std::filesystem::path(NATTER_DEFAULT_HTTP_DIR);
+#endif
+    opts.max_connections = l.max_connections;
+    if (cfg_.max_packet_size) opts.limits.max_packet_size = *cfg_.max_packet_size;
+    opts.limits.connect_timeout = cfg_.connect_timeout;
+    opts.name = l.defined_at;
     for (const auto& addr : l.bind_addresses) {
       boost::system::error_code ec;
       auto ip = asio::ip::make_address(addr, ec);
       if (ec) throw std::runtime_error(l.defined_at + ": bad bind address " + addr);
       try {
-        auto tl = std::make_shared<transport::tcp_listener>(ioc_, asio::ip::tcp::endpoint{ip, l.port}, *broker_, limits);
-        tl->start();
-        spdlog::info("listening on {} port {} (mqtt)", addr, tl->local_endpoint().port());
-        listeners_.push_back(std::move(tl));
+        auto bl = std::make_shared<transport::listener>(ioc_, asio::ip::tcp::endpoint{ip, l.port}, *broker_, opts, tls);
+        bl->start();
+        spdlog::info("listening on {} port {} ({}{})", addr, bl->local_endpoint().port(),
+                     opts.websockets ? "websockets" : "mqtt", tls ? ", TLS" : "");
+        listeners_.push_back({i, std::move(bl)});
       } catch (const boost::system::system_error& e) {
         throw std::runtime_error(l.defined_at + ": cannot listen on " + addr + " port " + std::to_string(l.port) +
                                  ": " + e.code().message());
@@ -82,8 +95,21 @@ server::server(asio::io_context& ioc, const config::server_config& cfg) : ioc_(i
 server::~server() = default;
 
 void server::stop() {
-  for (auto& l : listeners_) l->stop();
+  for (auto& b : listeners_) b.l->stop();
   broker_->stop();
+}
+
+void server::reload() {
+  for (auto& b : listeners_) {
+    const auto& l = cfg_.listeners[b.config_index];
+    if (!l.tls) continue;
+    try {
+      b.l->set_tls_context(transport::make_tls_context(*l.tls, l.defined_at));
+      spdlog::info("{}: reloaded TLS certificate and key", l.defined_at);
+    } catch (const std::exception& e) {
+      spdlog::error("{} (keeping the previous certificate)", e.what());
+    }
+  }
 }
 
 }  // namespace natter::app

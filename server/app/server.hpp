@@ -8,22 +8,31 @@
 
 #include "broker/broker_service.hpp"
 #include "config/config.hpp"
-#include "transport/tcp_listener.hpp"
+#include "transport/listener.hpp"
 
 namespace natter::app {
 
 class server {
  public:
   // Binds every listener; throws std::runtime_error naming the listener that failed.
-  server(boost::asio::io_context& ioc, const config::server_config& cfg);
+  server(boost::asio::io_context& ioc, config::server_config cfg);
   ~server();
   void stop();
+  // SIGHUP: reload TLS certificates and keys (and later password and ACL files); existing
+  // connections keep going. A file that fails to load keeps the old one and is logged.
+  void reload();
 
  private:
+  struct bound_listener {
+    std::size_t config_index;
+    std::shared_ptr<transport::listener> l;
+  };
+
   boost::asio::io_context& ioc_;
+  config::server_config cfg_;
   std::unique_ptr<broker::hooks> hooks_;
   std::unique_ptr<broker::broker_service> broker_;
-  std::vector<std::shared_ptr<transport::tcp_listener>> listeners_;
+  std::vector<bound_listener> listeners_;
 };
 
 broker::broker_options broker_options_from(const config::server_config& cfg);

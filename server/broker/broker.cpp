@@ -253,7 +253,8 @@ void broker::handle_connect(connection& c, mqtt::connect&& p) {
     return refuse_connect(c, reason_code::client_identifier_not_valid);  // mosquitto's choice
 
   c.state = connection::phase::authenticating;
-  auth_request req{c.client_id, p.username, p.password, c.net->peer()};
+  const auto& li = c.net->info();
+  auth_request req{c.client_id, p.username, p.password, li.peer, li.listener, li.cert_identity};
   std::weak_ptr<link> weak = c.net;
   hooks_.authenticate(req, [this, weak, assigned, p = std::move(p)](auth_result r) mutable {
     defer_([this, weak, assigned, p = std::move(p), r = std::move(r)]() mutable {

@@ -23,6 +23,8 @@ struct auth_request {
   std::optional<std::string> username;
   std::optional<std::string> password;
   std::string peer;
+  std::size_t listener = 0;                  // which listener the client came in on
+  std::optional<std::string> cert_identity;  // verified client certificate CN (TLS)
 };
 
 struct auth_result {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,15 @@ namespace natter::broker {
 
 // One encoded packet (or several), immutable, shareable between connections.
 using frame = std::shared_ptr<const std::vector<std::uint8_t>>;
+
+// Facts about a connection fixed when it is accepted.
+struct link_info {
+  std::string peer;            // "address:port", for logs and per-address limits
+  std::string transport;       // "tcp", "tls", "ws" or "wss"
+  std::size_t listener = 0;    // index of the listener it came in on
+  // The client certificate's Common Name, when TLS verified one.
+  std::optional<std::string> cert_identity;
+};
 
 class link {
  public:
@@ -24,8 +34,8 @@ class link {
   // Close the connection if nothing arrives for this long (1.5 x Keep Alive
   // [MQTT-3.1.2-24]); zero disables.
   virtual void set_read_timeout(std::chrono::milliseconds t) = 0;
-  // "address:port" of the peer, for logs.
-  virtual const std::string& peer() const = 0;
+  virtual const link_info& info() const = 0;
+  const std::string& peer() const { return info().peer; }
 };
 
 }  // namespace natter::broker

@@ -37,11 +37,11 @@ class connection final : public broker::link,
                          public std::enable_shared_from_this<connection<Stream>> {
  public:
   connection(Stream stream, broker::broker_service& svc, const connection_limits& limits,
-             std::string peer)
+             broker::link_info info)
       : stream_(std::move(stream)),
         svc_(svc),
         limits_(limits),
-        peer_(std::move(peer)),
+        info_(std::move(info)),
         timer_(stream_.get_executor()) {}
 
   void start() {
@@ -71,7 +71,11 @@ class connection final : public broker::link,
       if (t.count() > 0) self->arm_timer(self->last_read_ + t);
     });
   }
-  const std::string& peer() const override { return peer_; }
+  const broker::link_info& info() const override { return info_; }
+
+  // Something that must live as long as this connection (e.g. the TLS context it was
+  // accepted with, which a SIGHUP may have replaced for new connections since).
+  void hold(std::shared_ptr<const void> p) { held_ = std::move(p); }
 
  private:
   using clock = std::chrono::steady_clock;
@@ -88,6 +92,7 @@ class connection final : public broker::link,
   void on_read(boost::system::error_code ec, std::size_t n) {
     if (ec) return finish();
     if (closing_ || read_stopped_) return;  // the broker is done with us; ignore the rest
+    if (!stream_ops<Stream>::frame_ok(stream_)) return shutdown_now(false);
     last_read_ = clock::now();
     used_ += n;
     std::size_t start = 0;
@@ -122,7 +127,7 @@ class connection final : public broker::link,
       // A reader this far behind would make us buffer without bound: cut it off.
       outbox_.clear();
       outbox_bytes_ = 0;
-      return shutdown_now();
+      return shutdown_now(false);
     }
     outbox_.push_back(std::move(f));
     if (!writing_) do_write();
@@ -143,19 +148,19 @@ class connection final : public broker::link,
 
   void on_write(boost::system::error_code ec) {
     writing_ = false;
-    if (ec) return shutdown_now();
+    if (ec) return shutdown_now(false);
     for (std::size_t i = 0; i < in_write_; ++i) {
       outbox_bytes_ -= outbox_.front()->size();
       outbox_.pop_front();
     }
     if (!outbox_.empty()) return do_write();
-    if (closing_) shutdown_now();
+    if (closing_) shutdown_now(true);
   }
 
   void on_close() {
     if (dead_) return;
     closing_ = true;
-    if (!writing_) return shutdown_now();
+    if (!writing_) return shutdown_now(true);
     // on_write closes once the outbox is flushed; a peer that never reads gets 5 s.
     arm_timer(clock::now() + std::chrono::seconds(5));
   }
@@ -170,7 +175,7 @@ class connection final : public broker::link,
 
   void on_timer() {
     if (dead_) return;
-    if (closing_) return shutdown_now();  // the final flush took too long
+    if (closing_) return shutdown_now(false);  // the final flush took too long
     const auto now = clock::now();
     if (idle_timeout_.count() == 0) {
       if (now >= deadline_) return timed_out();
@@ -186,32 +191,52 @@ class connection final : public broker::link,
     svc_.timeout(this->shared_from_this());
   }
 
-  void shutdown_now() {
+  // Closes the stream: gracefully (WebSocket Close frame) when nothing is being written,
+  // else at once. Then tells the broker.
+  void shutdown_now(bool graceful) {
     if (dead_) return;
     dead_ = true;
     closing_ = true;
+    if (graceful && !writing_) {
+      // Bounded like the final flush: a peer that never answers the Close frame gets 5 s.
+      timer_.expires_after(std::chrono::seconds(5));
+      timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+        if (!ec) detail::close_socket(boost::beast::get_lowest_layer(self->stream_));
+      });
+      stream_ops<Stream>::async_close(stream_, [self = this->shared_from_this()] {
+        self->timer_.cancel();
+        self->report_closed();
+      });
+      return;
+    }
     timer_.cancel();
-    stream_ops<Stream>::close(stream_);
-    finish();
+    detail::close_socket(boost::beast::get_lowest_layer(stream_));
+    report_closed();
   }
 
-  // The connection is over: tell the broker once (it ignores us if it closed us itself).
+  // The peer closed or the stream failed.
   void finish() {
     if (!dead_) {
       dead_ = true;
       closing_ = true;
       timer_.cancel();
-      stream_ops<Stream>::close(stream_);
+      detail::close_socket(boost::beast::get_lowest_layer(stream_));
     }
+    report_closed();
+  }
+
+  // Tell the broker once (it ignores us if it closed us itself).
+  void report_closed() {
     if (reported_) return;
     reported_ = true;
     svc_.closed(this->shared_from_this());
   }
 
+  std::shared_ptr<const void> held_;  // destroyed after stream_
   Stream stream_;
   broker::broker_service& svc_;
   const connection_limits limits_;
-  const std::string peer_;
+  const broker::link_info info_;
   asio::steady_timer timer_;
 
   std::vector<std::uint8_t> buf_;

@@ -23,7 +23,7 @@ class fake_link : public link {
   }
   void close() override { closed = true; }
   void set_read_timeout(std::chrono::milliseconds t) override { timeout = t; }
-  const std::string& peer() const override { return peer_; }
+  const link_info& info() const override { return info_; }
 
   // Decodes everything sent so far.
   std::vector<mqtt::packet> take() {
@@ -46,7 +46,7 @@ class fake_link : public link {
 
  private:
   version v_;
-  std::string peer_ = "test:1";
+  link_info info_{"test:1", "tcp", 0, std::nullopt};
 };
 
 class BrokerTest : public ::testing::Test {
