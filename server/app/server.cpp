@@ -3,38 +3,12 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
+#include "authenticator.hpp"
 #include "transport/tls_context.hpp"
 
 namespace natter::app {
 namespace asio = boost::asio;
 
-namespace {
-
-// Until password files land (issue 5), the only credential check is allow_anonymous: with
-// it false every client without a certificate identity is refused, as Mosquitto does with
-// no password_file.
-class basic_hooks final : public broker::hooks {
- public:
-  explicit basic_hooks(const config::server_config& cfg) : cfg_(cfg) {}
-  void authenticate(const broker::auth_request& req, std::function<void(broker::auth_result)> done) override {
-    broker::auth_result r;
-    const auto& l = cfg_.listeners.at(req.listener);
-    if (l.tls && l.tls->use_identity_as_username) {
-      // The verified certificate is the identity; a client without one is refused.
-      if (!req.cert_identity) r.reason = mqtt::reason_code::not_authorized;
-      r.username = req.cert_identity;
-    } else if (!l.security.allow_anonymous) {
-      spdlog::warn("refused {} from {}: anonymous access is not allowed", req.client_id, req.peer);
-      r.reason = req.username ? mqtt::reason_code::bad_user_name_or_password : mqtt::reason_code::not_authorized;
-    }
-    done(std::move(r));
-  }
-
- private:
-  const config::server_config& cfg_;
-};
-
-}  // namespace
 
 broker::broker_options broker_options_from(const config::server_config& cfg) {
   broker::broker_options o;
@@ -55,8 +29,8 @@ broker::broker_options broker_options_from(const config::server_config& cfg) {
 }
 
 server::server(asio::io_context& ioc, config::server_config cfg) : ioc_(ioc), cfg_(std::move(cfg)) {
-  hooks_ = std::make_unique<basic_hooks>(cfg_);
-  broker_ = std::make_unique<broker::broker_service>(ioc.get_executor(), broker_options_from(cfg_), *hooks_);
+  auth_ = std::make_unique<authenticator>(cfg_);
+  broker_ = std::make_unique<broker::broker_service>(ioc.get_executor(), broker_options_from(cfg_), *auth_);
   broker_->start();
 
   for (std::size_t i = 0; i < cfg_.listeners.size(); ++i) {
@@ -100,6 +74,10 @@ void server::stop() {
 }
 
 void server::reload() {
+  auth_->reload();
+  broker_->run([auth = auth_.get()](broker::broker& b) {
+    b.refresh_policies([auth](const broker::session_info& who) { return auth->policy_for(who); });
+  });
   for (auto& b : listeners_) {
     const auto& l = cfg_.listeners[b.config_index];
     if (!l.tls) continue;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "broker/broker_service.hpp"
+#include "authenticator.hpp"
 #include "config/config.hpp"
 #include "transport/listener.hpp"
 
@@ -18,8 +19,8 @@ class server {
   server(boost::asio::io_context& ioc, config::server_config cfg);
   ~server();
   void stop();
-  // SIGHUP: reload TLS certificates and keys (and later password and ACL files); existing
-  // connections keep going. A file that fails to load keeps the old one and is logged.
+  // SIGHUP: reload password and ACL files, TLS certificates and keys; existing connections
+  // keep going (with the new ACL). A file that fails to load keeps the old one and is logged.
   void reload();
 
  private:
@@ -30,7 +31,7 @@ class server {
 
   boost::asio::io_context& ioc_;
   config::server_config cfg_;
-  std::unique_ptr<broker::hooks> hooks_;
+  std::unique_ptr<authenticator> auth_;
   std::unique_ptr<broker::broker_service> broker_;
   std::vector<bound_listener> listeners_;
 };

@@ -67,7 +67,7 @@ broker::broker(broker_options opts, hooks& h, deferrer defer)
 broker::~broker() = default;
 
 session_info broker::info(const session& s) const {
-  session_info i{s.client_id, std::nullopt};
+  session_info i{s.client_id, std::nullopt, s.listener};
   if (s.username) i.username = *s.username;
   return i;
 }
@@ -164,8 +164,15 @@ void broker::protocol_violation(connection& c, reason_code rc) {
 
 void broker::refuse_connect(connection& c, reason_code rc) {
   mqtt::connack ack;
-  ack.reason = c.version == mqtt::version::v5 ? static_cast<std::uint8_t>(rc)
-                                               : static_cast<std::uint8_t>(mqtt::to_v311_connack(rc));
+  if (c.version == mqtt::version::v5) {
+    ack.reason = static_cast<std::uint8_t>(rc);
+  } else if (rc == reason_code::bad_user_name_or_password) {
+    // Mosquitto answers a wrong password with 5, "not authorised", which is what 3.1.1
+    // users and scripts expect (mosquitto_pub prints "Connection Refused: not authorised.").
+    ack.reason = static_cast<std::uint8_t>(mqtt::connack_v311::not_authorized);
+  } else {
+    ack.reason = static_cast<std::uint8_t>(mqtt::to_v311_connack(rc));
+  }
   send(c, ack);
   spdlog::info("refused client {} ({}): {}", c.client_id, c.net->peer(), mqtt::to_string(rc));
   c.net->close();
@@ -274,11 +281,10 @@ void broker::finish_connect(connection& c, mqtt::connect&& p, auth_result r, boo
   c.username = r.username ? std::move(r.username) : std::move(p.username);
 
   if (p.will) {
-    const session_info who{c.client_id, c.username ? std::optional<std::string_view>(*c.username)
-                                                   : std::nullopt};
     if (p.will->retain && !opts_.retain_available)
       return refuse_connect(c, reason_code::retain_not_supported);  // [MQTT-3.2.2-14]
-    if (!hooks_.may_publish(who, p.will->topic)) return refuse_connect(c, reason_code::not_authorized);
+    // A will is a publication like any other: refused at CONNECT if the ACL would refuse it.
+    if (r.policy && !r.policy->may_publish(p.will->topic)) return refuse_connect(c, reason_code::not_authorized);
   }
 
   auto it = sessions_.find(c.client_id);
@@ -314,6 +320,8 @@ void broker::finish_connect(connection& c, mqtt::connect&& p, auth_result r, boo
     s->will.reset();  // reconnected within the Will Delay Interval [MQTT-3.1.3-9]
   }
   s->conn = &c;
+  s->policy = std::move(r.policy);
+  s->listener = c.net->info().listener;
   c.sess = s;
 
   if (c.version == mqtt::version::v5)
@@ -410,7 +418,7 @@ void broker::handle_publish(connection& c, mqtt::publish&& p) {
   reason_code rc = reason_code::success;
   if (opts_.message_size_limit > 0 && p.payload.size() > opts_.message_size_limit) {
     rc = reason_code::quota_exceeded;
-  } else if (!hooks_.may_publish(info(s), p.topic)) {
+  } else if (s.policy && !s.policy->may_publish(p.topic)) {
     rc = reason_code::not_authorized;
   } else {
     auto m = make_message(std::move(p), s.client_id, clock::now());
@@ -488,7 +496,7 @@ void broker::handle_subscribe(connection& c, mqtt::subscribe&& p) {
   for (auto& sub : p.subscriptions) {
     const bool shared = mqtt::parse_shared_filter(sub.filter).has_value();
     if (shared && sub.no_local) return protocol_violation(c, reason_code::protocol_error);  // [MQTT-3.8.3-4]
-    if (!hooks_.may_subscribe(info(s), sub.filter)) {
+    if (s.policy && !s.policy->may_subscribe(sub.filter)) {
       ack.reasons.push_back(c.version == mqtt::version::v5 ? static_cast<std::uint8_t>(reason_code::not_authorized)
                                                            : 0x80);
       continue;
@@ -513,7 +521,7 @@ void broker::send_retained(session& s, std::string_view filter, const subscripti
     if (!m->expired(now)) found.push_back(m);
   });
   for (auto& m : found) {
-    if (!hooks_.may_receive(info(s), m->topic)) continue;
+    if (s.policy && !s.policy->may_receive(m->topic)) continue;
     delivery d{m, min_qos(m->qos, o.max_qos), true, {}};  // RETAIN set on subscribe [MQTT-3.3.1-8]
     if (o.subscription_id) d.subscription_ids.push_back(o.subscription_id);
     deliver(s, std::move(d));
@@ -574,7 +582,7 @@ std::size_t broker::route(const message_ptr& m, const session* publisher) {
       [](const session* s) { return s->conn != nullptr; });
   std::size_t delivered = 0;
   for (auto& [s, e] : fanout_) {
-    if (!hooks_.may_receive(info(*s), m->topic)) continue;
+    if (s->policy && !s->policy->may_receive(m->topic)) continue;
     deliver(*s, delivery{m, e.qos, e.retain, std::move(e.ids)});
     ++delivered;
   }
@@ -719,6 +727,11 @@ void broker::tick() {
     stats_.messages_dropped += retained_.purge_expired(now);
     next_retained_purge_ = now + 60s;
   }
+}
+
+void broker::refresh_policies(
+    const std::function<std::shared_ptr<const client_policy>(const session_info&)>& policy_for) {
+  for (auto& [id, s] : sessions_) s->policy = policy_for(info(*s));
 }
 
 void broker::shutdown() {

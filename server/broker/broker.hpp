@@ -71,6 +71,10 @@ class broker {
   // Closes every connection (5.0: DISCONNECT Server shutting down).
   void shutdown();
 
+  // After an ACL reload: give every session (online or not) its new rules.
+  void refresh_policies(
+      const std::function<std::shared_ptr<const client_policy>(const session_info&)>& policy_for);
+
   // Publish from inside the server (wills, $SYS, the chat service).
   void publish(message_ptr m);
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@ namespace natter::broker {
 struct session_info {
   std::string_view client_id;
   std::optional<std::string_view> username;  // unset for anonymous clients
+  std::size_t listener = 0;                  // where it last connected
 };
 
 struct auth_request {
@@ -27,11 +29,24 @@ struct auth_request {
   std::optional<std::string> cert_identity;  // verified client certificate CN (TLS)
 };
 
+// What one client may do, decided at CONNECT (from the ACL) and kept with its session, so
+// per-message checks need no lookup. Null means everything is allowed.
+class client_policy {
+ public:
+  virtual ~client_policy() = default;
+  virtual bool may_publish(std::string_view topic) const = 0;
+  virtual bool may_subscribe(std::string_view filter) const = 0;
+  // Checked for each message delivered, so a wildcard subscription only receives what the
+  // ACL allows (Mosquitto's semantics), retained messages included.
+  virtual bool may_receive(std::string_view topic) const = 0;
+};
+
 struct auth_result {
   mqtt::reason_code reason = mqtt::reason_code::success;
   // The identity to use from now on (e.g. from a client certificate); unset keeps the
   // CONNECT's username.
   std::optional<std::string> username;
+  std::shared_ptr<const client_policy> policy;
 };
 
 class hooks {
@@ -42,20 +57,6 @@ class hooks {
   virtual void authenticate(const auth_request& req, std::function<void(auth_result)> done) {
     (void)req;
     done({});
-  }
-  virtual bool may_publish(const session_info&, std::string_view topic) {
-    (void)topic;
-    return true;
-  }
-  virtual bool may_subscribe(const session_info&, std::string_view filter) {
-    (void)filter;
-    return true;
-  }
-  // Checked for each message delivered, so a wildcard subscription only receives what the
-  // ACL allows [mosquitto semantics].
-  virtual bool may_receive(const session_info&, std::string_view topic) {
-    (void)topic;
-    return true;
   }
 
   // Before routing a client's PUBLISH: return a failure reason code to refuse it.

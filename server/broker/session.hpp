@@ -13,6 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "hooks.hpp"
 #include "link.hpp"
 #include "message.hpp"
 #include "subscription_tree.hpp"
@@ -37,6 +38,8 @@ struct connection;
 struct session {
   std::string client_id;
   std::optional<std::string> username;  // the user that owns the session
+  std::shared_ptr<const client_policy> policy;  // null: no restrictions
+  std::size_t listener = 0;                     // where it last connected
   std::map<std::string, subscription_options, std::less<>> subscriptions;
 
   std::deque<delivery> queue;  // waiting for a connection or for the inflight window

@@ -1,0 +1,20 @@
+"""Lets plain discovery run the whole broker suite from this directory:
+
+    NATTER_BROKER=mosquitto /usr/bin/python3 -m unittest -v
+
+(unittest discovers test*.py; the suite's modules are NN_x.py like mosquitto's
+test/broker/, so they are loaded here.) CTest runs each module on its own.
+"""
+
+import importlib
+import unittest
+
+SUITE = ["01_connect", "02_subscribe", "03_publish", "04_retain", "05_will",
+         "06_malformed", "07_mosquitto_clients", "08_persistence"]
+
+
+def load_tests(loader, standard_tests, pattern):
+    suite = unittest.TestSuite()
+    for name in SUITE:
+        suite.addTests(loader.loadTestsFromModule(importlib.import_module(name)))
+    return suite
