@@ -7,7 +7,7 @@ set -euo pipefail
 want=${1:-build}
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
-  libboost1.81-dev libssl-dev libprotobuf-dev protobuf-compiler libsqlite3-dev
+  libboost1.81-dev libboost-system1.81-dev libssl-dev libprotobuf-dev protobuf-compiler libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libsystemd-dev
 )
 test_pkgs=(
