@@ -91,6 +91,170 @@ void broker::send(connection& c, const mqtt::packet& p) {
   c.net->send(std::move(buf));
 }
 
+void broker::send_when_durable(connection& c, mqtt::packet p) {
+  // Acknowledgements keep the order of the PUBLISHes they answer [MQTT-4.6.0-2], so one
+  // waits behind any earlier one still waiting for the store.
+  if (!store_ || (!store_dirty_ && c.acks_waiting == 0)) return send(c, p);
+  ++c.acks_waiting;
+  std::weak_ptr<link> weak = c.net;
+  store_->after_durable([this, weak, p = std::move(p)] {
+    auto l = weak.lock();
+    if (!l) return;
+    auto it = connections_.find(l.get());
+    if (it == connections_.end()) return;
+    --it->second->acks_waiting;
+    send(*it->second, p);
+  });
+  store_dirty_ = false;  // the callback closes this group
+}
+
+// ---------------------------------------------------------------------------------------
+// Persistence
+
+namespace {
+
+std::vector<std::uint8_t> encode_record(const message& m, qos q, bool retain) {
+  mqtt::publish p;
+  p.topic = m.topic;
+  p.payload = m.payload;
+  p.qos = q;
+  p.retain = retain;
+  p.packet_id = q == qos::at_most_once ? 0 : 1;  // the real id is kept beside the bytes
+  p.props = m.props;
+  std::vector<std::uint8_t> out;
+  mqtt::encode(p, mqtt::version::v5, out);
+  return out;
+}
+
+std::optional<mqtt::publish> decode_record(const std::vector<std::uint8_t>& bytes) {
+  auto r = mqtt::decode(bytes, {mqtt::version::v5});
+  if (!r) return std::nullopt;
+  auto* p = std::get_if<mqtt::publish>(&r->pkt);
+  if (!p) return std::nullopt;
+  return std::move(*p);
+}
+
+}  // namespace
+
+store::wall_clock::time_point broker::to_wall(clock::time_point t) const {
+  return store::wall_clock::now() +
+         std::chrono::duration_cast<store::wall_clock::duration>(t - clock::now());
+}
+
+void broker::end_event() {
+  if (!store_ || !store_dirty_) return;
+  store_->after_durable(nullptr);  // everything this event queued commits as one
+  store_dirty_ = false;
+}
+
+void broker::store_session(const session& s) {
+  if (!store_ || !s.persistent()) return;
+  store::session_record r{s.client_id, s.username, s.expiry_interval, std::nullopt, s.last_packet_id};
+  if (s.expires_at) r.expires_at = to_wall(*s.expires_at);
+  store_->put_session(r);
+  store_dirty_ = true;
+}
+
+void broker::store_delivery(const session& s, const delivery& d, std::uint16_t packet_id, bool released) {
+  if (!store_ || d.seq == 0) return;
+  (void)s;
+  store::delivery_record r;
+  r.client_id = s.client_id;
+  r.seq = d.seq;
+  r.publish = encode_record(*d.msg, d.qos, d.retain);
+  r.subscription_ids = d.subscription_ids;
+  if (d.msg->expires_at) r.expires_at = to_wall(*d.msg->expires_at);
+  r.packet_id = packet_id;
+  r.released = released;
+  store_->put_delivery(r);
+  store_dirty_ = true;
+}
+
+void broker::stored_delivery_done(const session& s, const delivery& d) {
+  if (!store_ || d.seq == 0) return;
+  store_->erase_delivery(s.client_id, d.seq);
+  store_dirty_ = true;
+}
+
+void broker::attach_store(store::store& st, const store::snapshot& snap) {
+  restore(snap);
+  store_ = &st;
+}
+
+void broker::restore(const store::snapshot& snap) {
+  const auto wall_now = store::wall_clock::now();
+  const auto now = clock::now();
+  auto to_steady = [&](store::wall_clock::time_point t) {
+    return now + std::chrono::duration_cast<clock::duration>(t - wall_now);
+  };
+  auto to_message = [&](const std::vector<std::uint8_t>& bytes, const std::optional<store::wall_clock::time_point>& exp,
+                        const std::string& publisher) -> std::shared_ptr<message> {
+    auto p = decode_record(bytes);
+    if (!p) return nullptr;
+    p->props.message_expiry_interval.reset();
+    auto m = make_message(std::move(*p), publisher, now);
+    if (exp) m->expires_at = to_steady(*exp);
+    return m;
+  };
+  for (const auto& r : snap.sessions) {
+    auto s = std::make_unique<session>();
+    s->client_id = r.client_id;
+    s->username = r.username;
+    s->expiry_interval = r.expiry_interval;
+    s->last_packet_id = r.last_packet_id;
+    if (r.expires_at) s->expires_at = to_steady(*r.expires_at);
+    offline_.insert(s.get());
+    sessions_.emplace(r.client_id, std::move(s));
+  }
+  auto find = [&](const std::string& id) -> session* {
+    auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second.get();
+  };
+  for (const auto& r : snap.subscriptions) {
+    session* s = find(r.client_id);
+    if (!s) continue;
+    subscription_options o;
+    o.max_qos = static_cast<qos>(r.options & 0x03);
+    o.no_local = (r.options & 0x04) != 0;
+    o.retain_as_published = (r.options & 0x08) != 0;
+    o.retain_handling = static_cast<std::uint8_t>((r.options >> 4) & 0x03);
+    o.subscription_id = r.subscription_id;
+    subscriptions_.subscribe(s, r.filter, o);
+    s->subscriptions.insert_or_assign(r.filter, o);
+  }
+  std::size_t bad = 0;
+  for (const auto& r : snap.deliveries) {
+    session* s = find(r.client_id);
+    if (!s) continue;
+    auto m = to_message(r.publish, r.expires_at, "");
+    if (!m) {
+      ++bad;
+      continue;
+    }
+    delivery d{m, m->qos, m->retain, r.subscription_ids, r.seq};
+    s->last_seq = std::max(s->last_seq, r.seq);
+    if (r.packet_id != 0) {
+      s->inflight.push_back({r.packet_id, std::move(d), r.released});
+      if (r.released) s->inflight.back().d.msg = nullptr;
+    } else {
+      s->queued_bytes += m->weight();
+      s->queue.push_back(std::move(d));
+    }
+  }
+  for (const auto& r : snap.incoming)
+    if (session* s = find(r.client_id)) s->awaiting_pubrel.insert(r.packet_id);
+  for (const auto& r : snap.retained)
+    if (auto m = to_message(r.publish, r.expires_at, "")) retained_.update(m);
+  for (const auto& r : snap.wills) {
+    session* s = find(r.client_id);
+    auto m = to_message(r.publish, r.expires_at, r.client_id);
+    if (s && m) s->will = session::pending_will{m, to_steady(r.fire_at)};
+  }
+  if (bad) spdlog::error("store: {} stored messages could not be decoded and were skipped", bad);
+  spdlog::info("restored {} sessions, {} subscriptions, {} queued or in-flight messages, {} retained messages",
+               snap.sessions.size(), snap.subscriptions.size(), snap.deliveries.size() - bad, retained_.size());
+}
+
 // ---------------------------------------------------------------------------------------
 // Connection events
 
@@ -198,6 +362,12 @@ void broker::drop(connection& c) {
       } else {
         // Delayed until the delay or the session's end, whichever is first [MQTT-3.1.3-9].
         s->will = session::pending_will{std::move(m), clock::now() + std::chrono::seconds(delay)};
+        if (store_ && s->persistent()) {
+          const auto& wm = *s->will->msg;
+          store_->put_will({s->client_id, encode_record(wm, wm.qos, wm.retain), to_wall(s->will->at),
+                            wm.expires_at ? std::optional(to_wall(*wm.expires_at)) : std::nullopt});
+          store_dirty_ = true;
+        }
       }
     }
     if (s->expiry_interval == 0) {
@@ -208,6 +378,7 @@ void broker::drop(connection& c) {
       else if (opts_.persistent_client_expiration.count() > 0)
         s->expires_at = clock::now() + opts_.persistent_client_expiration;
       offline_.insert(s);
+      store_session(*s);
     }
   }
   c.state = connection::phase::closed;
@@ -317,7 +488,13 @@ void broker::finish_connect(connection& c, mqtt::connect&& p, auth_result r, boo
   } else {
     offline_.erase(s);
     s->expires_at.reset();
-    s->will.reset();  // reconnected within the Will Delay Interval [MQTT-3.1.3-9]
+    if (s->will) {
+      s->will.reset();  // reconnected within the Will Delay Interval [MQTT-3.1.3-9]
+      if (store_) {
+        store_->erase_will(s->client_id);
+        store_dirty_ = true;
+      }
+    }
   }
   s->conn = &c;
   s->policy = std::move(r.policy);
@@ -329,6 +506,7 @@ void broker::finish_connect(connection& c, mqtt::connect&& p, auth_result r, boo
   else
     s->expiry_interval = p.clean_start ? 0 : session::never_expires;
   c.will = std::move(p.will);
+  store_session(*s);
 
   mqtt::connack ack;
   ack.session_present = present;  // [MQTT-3.2.2-2], [MQTT-3.2.2-3]
@@ -363,8 +541,10 @@ void broker::finish_connect(connection& c, mqtt::connect&& p, auth_result r, boo
   for (auto& f : s->inflight) {
     if (f.released)
       send(c, mqtt::pubrel{f.packet_id, reason_code::success, {}});
-    else if (!send_publish(*s, f.d, f.packet_id, true))
+    else if (!send_publish(*s, f.d, f.packet_id, true)) {
+      stored_delivery_done(*s, f.d);
       f.d.msg = nullptr;  // too large for this connection: completed, see send_publish
+    }
   }
   std::erase_if(s->inflight, [](const inflight_delivery& f) { return !f.released && !f.d.msg; });
   pump(*s);
@@ -407,7 +587,7 @@ void broker::handle_publish(connection& c, mqtt::publish&& p) {
   if (p.qos == qos::exactly_once) {
     if (s.awaiting_pubrel.contains(p.packet_id)) {
       // A resent QoS 2 PUBLISH we already own: acknowledge, never deliver twice [MQTT-4.3.3-?].
-      return send(c, mqtt::pubrec{p.packet_id, reason_code::success, {}});
+      return send_when_durable(c, mqtt::pubrec{p.packet_id, reason_code::success, {}});
     }
     if (s.awaiting_pubrel.size() >= opts_.max_inflight_messages)
       return protocol_violation(c, reason_code::receive_maximum_exceeded);  // [MQTT-3.3.4-9]
@@ -433,11 +613,20 @@ void broker::handle_publish(connection& c, mqtt::publish&& p) {
     case qos::at_most_once:
       break;
     case qos::at_least_once:
-      send(c, mqtt::puback{packet_id, rc, {}});
+      // Acknowledged only once what it caused is durable: queued copies, retained update.
+      send_when_durable(c, mqtt::puback{packet_id, rc, {}});
       break;
     case qos::exactly_once:
-      if (!mqtt::is_failure(rc)) s.awaiting_pubrel.insert(packet_id);
-      send(c, mqtt::pubrec{packet_id, rc, {}});
+      if (!mqtt::is_failure(rc)) {
+        s.awaiting_pubrel.insert(packet_id);
+        if (store_ && s.persistent()) {
+          // Committed with the routing above in one transaction: after a crash the message
+          // is either delivered and its id known, or neither (the client resends it).
+          store_->put_incoming({s.client_id, packet_id, {}, std::nullopt});
+          store_dirty_ = true;
+        }
+      }
+      send_when_durable(c, mqtt::pubrec{packet_id, rc, {}});
       break;
   }
 }
@@ -453,6 +642,7 @@ void broker::handle_puback(connection& c, const mqtt::puback& p) {
   session& s = *c.sess;
   auto it = find_inflight(s.inflight.begin(), s.inflight.end(), p.packet_id);
   if (it == s.inflight.end() || it->d.qos != qos::at_least_once) return;  // stale: ignore
+  stored_delivery_done(s, it->d);
   s.inflight.erase(it);
   pump(s);
 }
@@ -464,8 +654,13 @@ void broker::handle_pubrec(connection& c, const mqtt::pubrec& p) {
     return send(c, mqtt::pubrel{p.packet_id, reason_code::packet_identifier_not_found, {}});
   }
   if (mqtt::is_failure(p.reason)) {  // the receiver refused it: the flow ends [MQTT-4.3.3-?]
+    stored_delivery_done(s, it->d);
     s.inflight.erase(it);
     return pump(s);
+  }
+  if (!it->released && it->d.seq && store_) {
+    store_->set_delivery_state(s.client_id, it->d.seq, it->packet_id, true);
+    store_dirty_ = true;
   }
   it->released = true;
   it->d.msg = nullptr;  // the message is the receiver's now; only the id remains [MQTT-4.3.3-?]
@@ -475,6 +670,10 @@ void broker::handle_pubrec(connection& c, const mqtt::pubrec& p) {
 void broker::handle_pubrel(connection& c, const mqtt::pubrel& p) {
   session& s = *c.sess;
   const bool known = s.awaiting_pubrel.erase(p.packet_id) > 0;
+  if (known && store_ && s.persistent()) {
+    store_->erase_incoming(s.client_id, p.packet_id);
+    store_dirty_ = true;
+  }
   send(c, mqtt::pubcomp{p.packet_id, known ? reason_code::success : reason_code::packet_identifier_not_found, {}});
 }
 
@@ -482,6 +681,7 @@ void broker::handle_pubcomp(connection& c, const mqtt::pubcomp& p) {
   session& s = *c.sess;
   auto it = find_inflight(s.inflight.begin(), s.inflight.end(), p.packet_id);
   if (it == s.inflight.end() || !it->released) return;
+  stored_delivery_done(s, it->d);
   s.inflight.erase(it);
   pump(s);
 }
@@ -508,6 +708,12 @@ void broker::handle_subscribe(connection& c, mqtt::subscribe&& p) {
     // for a new subscription, 2 never [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
     if (!shared && (o.retain_handling == 0 || (o.retain_handling == 1 && is_new)))
       retained_wanted.emplace_back(sub.filter, o);
+    if (store_ && s.persistent()) {
+      const auto options = static_cast<std::uint8_t>(static_cast<unsigned>(o.max_qos) | (o.no_local ? 0x04 : 0) |
+                                                      (o.retain_as_published ? 0x08 : 0) | (o.retain_handling << 4));
+      store_->put_subscription({s.client_id, sub.filter, options, o.subscription_id});
+      store_dirty_ = true;
+    }
     s.subscriptions.insert_or_assign(std::move(sub.filter), o);
   }
   send(c, ack);
@@ -535,6 +741,10 @@ void broker::handle_unsubscribe(connection& c, mqtt::unsubscribe&& p) {
   for (const auto& f : p.filters) {
     const bool removed = subscriptions_.unsubscribe(&s, f);
     s.subscriptions.erase(f);
+    if (removed && store_ && s.persistent()) {
+      store_->erase_subscription(s.client_id, f);
+      store_dirty_ = true;
+    }
     ack.reasons.push_back(removed ? reason_code::success : reason_code::no_subscription_existed);
   }
   send(c, ack);
@@ -547,6 +757,10 @@ void broker::handle_disconnect(connection& c, const mqtt::disconnect& p) {
       if (c.sess->expiry_interval == 0 && *p.props.session_expiry_interval != 0)
         return protocol_violation(c, reason_code::protocol_error);
       c.sess->expiry_interval = *p.props.session_expiry_interval;
+      if (c.sess->expiry_interval == 0 && store_) {  // no longer persistent
+        store_->erase_session(c.sess->client_id);
+        store_dirty_ = true;
+      }
     }
     c.publish_will_on_close = p.reason == reason_code::disconnect_with_will_message;
   } else {
@@ -562,7 +776,17 @@ void broker::handle_disconnect(connection& c, const mqtt::disconnect& p) {
 void broker::publish(message_ptr m) { route(m, nullptr); }
 
 std::size_t broker::route(const message_ptr& m, const session* publisher) {
-  if (m->retain) retained_.update(m);
+  if (m->retain) {
+    retained_.update(m);
+    if (store_) {
+      if (m->payload.empty())
+        store_->erase_retained(m->topic);
+      else
+        store_->put_retained({m->topic, encode_record(*m, m->qos, true),
+                              m->expires_at ? std::optional(to_wall(*m->expires_at)) : std::nullopt});
+      store_dirty_ = true;
+    }
+  }
   fanout_.clear();
   subscriptions_.match(
       m->topic,
@@ -590,9 +814,24 @@ std::size_t broker::route(const message_ptr& m, const session* publisher) {
 }
 
 void broker::deliver(session& s, delivery d) {
+  const bool stored = store_ && s.persistent() && d.qos != qos::at_most_once;
+  if (stored) d.seq = ++s.last_seq;
   if (!s.conn) {
     if (d.qos == qos::at_most_once && !opts_.queue_qos0_messages) return;
-    enqueue(s, std::move(d));
+    if (enqueue(s, std::move(d)) && stored) store_delivery(s, s.queue.back(), 0, false);
+    return;
+  }
+  if (stored && d.qos == qos::exactly_once) {
+    // Sent only once stored: were it sent first, a crash before the commit would make the
+    // publisher resend and this subscriber receive it twice.
+    if (enqueue(s, std::move(d))) {
+      store_delivery(s, s.queue.back(), 0, false);
+      store_->after_durable([this, id = s.client_id] {
+        auto it = sessions_.find(id);
+        if (it != sessions_.end()) pump(*it->second);
+      });
+      store_dirty_ = false;
+    }
     return;
   }
   // Keep order: nothing overtakes what is already queued [MQTT-4.6.0-?].
@@ -603,11 +842,14 @@ void broker::deliver(session& s, delivery d) {
     }
     if (s.inflight.size() < s.conn->window) {
       const auto id = next_packet_id(s);
-      if (send_publish(s, d, id, false)) s.inflight.push_back({id, std::move(d), false});
+      if (send_publish(s, d, id, false)) {
+        store_delivery(s, d, id, false);
+        s.inflight.push_back({id, std::move(d), false});
+      }
       return;
     }
   }
-  enqueue(s, std::move(d));
+  if (enqueue(s, std::move(d)) && stored) store_delivery(s, s.queue.back(), 0, false);
 }
 
 bool broker::enqueue(session& s, delivery&& d) {
@@ -632,13 +874,22 @@ void broker::pump(session& s) {
     s.queued_bytes -= d.msg->weight();
     if (d.msg->expired(now)) {  // [MQTT-3.3.2-5]
       ++stats_.messages_dropped;
+      stored_delivery_done(s, d);
       continue;
     }
     if (d.qos == qos::at_most_once) {
       send_publish(s, d, 0, false);
     } else {
       const auto id = next_packet_id(s);
-      if (send_publish(s, d, id, false)) s.inflight.push_back({id, std::move(d), false});
+      if (send_publish(s, d, id, false)) {
+        if (d.seq && store_) {
+          store_->set_delivery_state(s.client_id, d.seq, id, false);
+          store_dirty_ = true;
+        }
+        s.inflight.push_back({id, std::move(d), false});
+      } else {
+        stored_delivery_done(s, d);
+      }
     }
   }
 }
@@ -704,6 +955,10 @@ bool broker::send_publish(session& s, const delivery& d, std::uint16_t packet_id
 void broker::fire_will(session& s) {
   auto m = std::move(s.will->msg);
   s.will.reset();
+  if (store_) {
+    store_->erase_will(s.client_id);
+    store_dirty_ = true;
+  }
   publish(std::move(m));
 }
 
@@ -711,6 +966,10 @@ void broker::end_session(session& s) {
   if (s.will) fire_will(s);  // the session ends before the will's delay [MQTT-3.1.3-9]
   for (const auto& [filter, o] : s.subscriptions) subscriptions_.unsubscribe(&s, filter);
   offline_.erase(&s);
+  if (store_) {
+    store_->erase_session(s.client_id);
+    store_dirty_ = true;
+  }
   sessions_.erase(s.client_id);  // destroys s
 }
 

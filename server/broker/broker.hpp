@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "hooks.hpp"
+#include "store/store.hpp"
 #include "link.hpp"
 #include "retained_store.hpp"
 #include "session.hpp"
@@ -58,6 +59,12 @@ class broker {
   using deferrer = std::function<void(std::function<void()>)>;
   broker(broker_options opts, hooks& h, deferrer defer);
   ~broker();
+
+  // Persistence: everything durable goes to `s` from now on. Call before any connection
+  // event; `snap` is what the store recovered.
+  void attach_store(store::store& s, const store::snapshot& snap);
+  // Marks the end of one event's store writes: they commit together (store.hpp).
+  void end_event();
 
   // Connection events.
   void on_open(std::shared_ptr<link> l);
@@ -121,6 +128,15 @@ class broker {
   session_info info(const session& s) const;
 
   void send(connection& c, const mqtt::packet& p);
+  // Sends `p` once the store has made everything before it durable (at once without a store).
+  void send_when_durable(connection& c, mqtt::packet p);
+
+  // Store records.
+  store::wall_clock::time_point to_wall(clock::time_point t) const;
+  void store_session(const session& s);
+  void store_delivery(const session& s, const delivery& d, std::uint16_t packet_id, bool released);
+  void stored_delivery_done(const session& s, const delivery& d);
+  void restore(const store::snapshot& snap);
 
   broker_options opts_;
   hooks& hooks_;
@@ -138,6 +154,8 @@ class broker {
   };
   std::unordered_map<session*, fanout_entry> fanout_;  // route()'s scratch, kept for its buckets
   clock::time_point next_retained_purge_{};
+  store::store* store_ = nullptr;
+  bool store_dirty_ = false;  // ops queued since the last end_event()
 };
 
 }  // namespace natter::broker

@@ -19,6 +19,11 @@ class broker_service {
   broker_service(const broker_service&) = delete;
   broker_service& operator=(const broker_service&) = delete;
 
+  // Persistence: restores `snap` and writes to `st` from then on. Call before start().
+  void attach_store(store::store& st, store::snapshot snap);
+  // Runs fn on the broker strand (the store's after_durable callbacks come back this way).
+  void post(std::function<void()> fn);
+
   void start();  // starts the once-a-second tick
   void stop();   // closes every connection; the tick stops
 
@@ -31,7 +36,10 @@ class broker_service {
   // Runs fn(broker&) on the strand: for the chat service, $SYS, tests.
   template <class F>
   void run(F&& fn) {
-    boost::asio::post(strand_, [this, fn = std::forward<F>(fn)]() mutable { fn(core_); });
+    boost::asio::post(strand_, [this, fn = std::forward<F>(fn)]() mutable {
+      fn(core_);
+      core_.end_event();
+    });
   }
 
  private:

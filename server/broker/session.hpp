@@ -25,6 +25,7 @@ struct delivery {
   mqtt::qos qos = mqtt::qos::at_most_once;  // granted: min(message, subscription)
   bool retain = false;                       // the RETAIN flag as sent to this subscriber
   std::vector<std::uint32_t> subscription_ids;
+  std::uint64_t seq = 0;  // its row in the store; 0 when not stored (QoS 0, clean session)
 };
 
 struct inflight_delivery {
@@ -47,6 +48,7 @@ struct session {
   std::deque<inflight_delivery> inflight;  // outgoing QoS 1/2, in send order
   std::unordered_set<std::uint16_t> awaiting_pubrel;  // incoming QoS 2: PUBREC sent
   std::uint16_t last_packet_id = 0;
+  std::uint64_t last_seq = 0;  // per-session order of stored deliveries
 
   std::uint32_t expiry_interval = 0;  // seconds; never_expires: kept forever
   connection* conn = nullptr;         // attached connection, or null while offline
@@ -59,6 +61,8 @@ struct session {
   std::optional<pending_will> will;  // delayed will awaiting its time [MQTT-3.1.3-9]
 
   static constexpr std::uint32_t never_expires = 0xFFFFFFFF;
+  // Only sessions that outlive their connection are written to the store.
+  bool persistent() const { return expiry_interval != 0; }
 };
 
 struct connection {
@@ -81,6 +85,7 @@ struct connection {
   std::uint16_t topic_alias_maximum = 0;    // aliases we may use toward the client
   std::unordered_map<std::uint16_t, std::string> aliases_in;
   std::unordered_map<std::string, std::uint16_t> aliases_out;
+  std::uint32_t acks_waiting = 0;  // PUBACK/PUBREC held until the store is durable
 };
 
 }  // namespace natter::broker
