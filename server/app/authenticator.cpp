@@ -76,15 +76,23 @@ authenticator::files authenticator::load_files(const config::security_config& se
   return f;
 }
 
-void authenticator::reload() {
+void authenticator::shutdown() { pool_.stop(); }
+
+std::vector<std::string> authenticator::reload() {
   std::lock_guard lock(mutex_);
+  std::vector<std::string> revoked;
   for (auto& s : scopes_) {
     auto fresh = load_files(s.cfg, false);
     // A file that failed to load keeps what we had.
+    if (fresh.passwords && s.current.passwords) {
+      for (const auto& user : s.current.passwords->usernames())
+        if (!fresh.passwords->same_entry(*s.current.passwords, user)) revoked.push_back(user);
+    }
     if (fresh.passwords || !s.cfg.password_file) s.current.passwords = std::move(fresh.passwords);
     if (!s.cfg.acl_file || fresh.acl->restricted()) s.current.acl = std::move(fresh.acl);
   }
   remembered_.clear();
+  return revoked;
 }
 
 const authenticator::scope& authenticator::scope_of(std::size_t listener) const {

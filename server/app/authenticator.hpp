@@ -34,7 +34,11 @@ class authenticator final : public broker::hooks {
   ~authenticator() override;
 
   // Re-reads the files. One that fails to load keeps its previous contents (logged).
-  void reload();
+  // Returns the users whose password entry changed or disappeared: their connections must
+  // go, as Mosquitto does on reload.
+  std::vector<std::string> reload();
+  // Drops queued password checks; one already running still completes.
+  void shutdown();
 
   void authenticate(const broker::auth_request& req, std::function<void(broker::auth_result)> done) override;
 

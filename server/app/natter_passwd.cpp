@@ -270,6 +270,10 @@ bool is_username_valid(const char* username) {
     std::fputs("Error: Username must not start or end with a space.\n", stderr);
     return false;
   }
+  if (u.front() == '#') {  // the line would read as a comment: the user could never log in
+    std::fputs("Error: Username must not start with '#'.\n", stderr);
+    return false;
+  }
   return true;
 }
 

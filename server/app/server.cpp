@@ -1,6 +1,7 @@
 #include "server.hpp"
 
 #include <spdlog/spdlog.h>
+#include <csignal>
 #include <stdexcept>
 
 #include "authenticator.hpp"
@@ -31,6 +32,23 @@ broker::broker_options broker_options_from(const config::server_config& cfg) {
 server::server(asio::io_context& ioc, config::server_config cfg) : ioc_(ioc), cfg_(std::move(cfg)) {
   auth_ = std::make_unique<authenticator>(cfg_);
   broker_ = std::make_unique<broker::broker_service>(ioc.get_executor(), broker_options_from(cfg_), *auth_);
+  if (cfg_.persistence) {
+    const auto path = config::persistence_path(cfg_);
+    store::sqlite_store_options so;
+    so.on_error = [](const std::string& what) {
+      // Nothing more can be acknowledged safely; a restart recovers the last commit.
+      spdlog::critical("store: {}; shutting down", what);
+      std::raise(SIGTERM);
+    };
+    const auto policy = cfg_.persistence_sync == config::sync_mode::always ? store::sync_policy::always
+                        : cfg_.persistence_sync == config::sync_mode::batch ? store::sync_policy::batch
+                                                                             : store::sync_policy::none;
+    store_ = std::make_unique<store::sqlite_store>(
+        path, policy, [svc = broker_.get()](std::function<void()> fn) { svc->post(std::move(fn)); }, so);
+    auto snap = store_->load(store::wall_clock::now());
+    spdlog::info("persistence: {} (persistence_sync {})", path.string(), config::to_string(cfg_.persistence_sync));
+    broker_->attach_store(*store_, std::move(snap));
+  }
   broker_->start();
 
   for (std::size_t i = 0; i < cfg_.listeners.size(); ++i) {
@@ -48,6 +66,7 @@ server::server(asio::io_context& ioc, config::server_config cfg) : ioc_(ioc), cf
     if (cfg_.max_packet_size) opts.limits.max_packet_size = *cfg_.max_packet_size;
     opts.limits.connect_timeout = cfg_.connect_timeout;
     opts.name = l.defined_at;
+    opts.index = i;
     for (const auto& addr : l.bind_addresses) {
       boost::system::error_code ec;
       auto ip = asio::ip::make_address(addr, ec);
@@ -69,13 +88,15 @@ server::server(asio::io_context& ioc, config::server_config cfg) : ioc_(ioc), cf
 server::~server() = default;
 
 void server::stop() {
+  auth_->shutdown();  // no password check may finish after the broker is gone
   for (auto& b : listeners_) b.l->stop();
   broker_->stop();
 }
 
 void server::reload() {
-  auth_->reload();
-  broker_->run([auth = auth_.get()](broker::broker& b) {
+  auto revoked = auth_->reload();
+  broker_->run([auth = auth_.get(), revoked = std::move(revoked)](broker::broker& b) {
+    if (!revoked.empty()) b.disconnect_users(revoked);
     b.refresh_policies([auth](const broker::session_info& who) { return auth->policy_for(who); });
   });
   for (auto& b : listeners_) {

@@ -9,6 +9,7 @@
 #include "broker/broker_service.hpp"
 #include "authenticator.hpp"
 #include "config/config.hpp"
+#include "store/sqlite_store.hpp"
 #include "transport/listener.hpp"
 
 namespace natter::app {
@@ -31,8 +32,13 @@ class server {
 
   boost::asio::io_context& ioc_;
   config::server_config cfg_;
-  std::unique_ptr<authenticator> auth_;
+  // Declared before auth_ so that it is destroyed after: the authenticator's pool calls
+  // back into the broker until it is joined.
   std::unique_ptr<broker::broker_service> broker_;
+  std::unique_ptr<authenticator> auth_;
+  // Destroyed first: its destructor commits what is queued and hands the last callbacks
+  // to the broker strand.
+  std::unique_ptr<store::sqlite_store> store_;
   std::vector<bound_listener> listeners_;
 };
 

@@ -272,6 +272,21 @@ bool password_db::verify(std::string_view username, std::string_view password) c
   return hash_matches(it->second, password);
 }
 
+std::vector<std::string> password_db::usernames() const {
+  std::vector<std::string> out;
+  out.reserve(users_.size());
+  for (const auto& [user, h] : users_) out.push_back(user);
+  return out;
+}
+
+bool password_db::same_entry(const password_db& other, std::string_view username) const {
+  const auto a = users_.find(username);
+  const auto b = other.users_.find(username);
+  if (a == users_.end() || b == other.users_.end()) return false;
+  return a->second.type == b->second.type && a->second.iterations == b->second.iterations &&
+         a->second.salt == b->second.salt && a->second.hash == b->second.hash;
+}
+
 bool password_db::contains(std::string_view username) const {
   return users_.find(username) != users_.end();
 }

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "auth/load_error.hpp"
 
@@ -96,6 +97,9 @@ class password_db {
   bool verify(std::string_view username, std::string_view password) const;
 
   bool contains(std::string_view username) const;
+  std::vector<std::string> usernames() const;
+  // True when `username` has the same hash here as in `other` (both present).
+  bool same_entry(const password_db& other, std::string_view username) const;
   std::size_t size() const noexcept { return users_.size(); }
 
  private:

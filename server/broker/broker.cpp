@@ -988,6 +988,19 @@ void broker::tick() {
   }
 }
 
+void broker::disconnect_users(const std::vector<std::string>& users) {
+  std::vector<connection*> doomed;
+  for (auto& [key, c] : connections_)
+    if (c->state == connection::phase::connected && c->username &&
+        std::find(users.begin(), users.end(), *c->username) != users.end())
+      doomed.push_back(c.get());
+  for (connection* c : doomed) {
+    spdlog::info("client {} ({}): credentials of '{}' withdrawn, disconnecting", c->client_id, c->net->peer(),
+                 *c->username);
+    protocol_violation(*c, reason_code::not_authorized);
+  }
+}
+
 void broker::refresh_policies(
     const std::function<std::shared_ptr<const client_policy>(const session_info&)>& policy_for) {
   for (auto& [id, s] : sessions_) s->policy = policy_for(info(*s));

@@ -78,6 +78,10 @@ class broker {
   // Closes every connection (5.0: DISCONNECT Server shutting down).
   void shutdown();
 
+  // Closes the connections of these users (5.0: DISCONNECT Not authorized): their
+  // credentials were withdrawn.
+  void disconnect_users(const std::vector<std::string>& users);
+
   // After an ACL reload: give every session (online or not) its new rules.
   void refresh_policies(
       const std::function<std::shared_ptr<const client_policy>(const session_info&)>& policy_for);

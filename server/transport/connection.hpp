@@ -51,6 +51,15 @@ class connection final : public broker::link,
     deadline_ = std::chrono::steady_clock::now() + limits_.connect_timeout;
     arm_timer(deadline_);
     buf_.resize(4096);
+    stream_ops<Stream>::on_peer_close(stream_, [weak = this->weak_from_this()] {
+      auto self = weak.lock();
+      if (!self) return;
+      // Give Beast's Close reply a moment to leave, then end the TCP connection.
+      self->timer_.expires_after(std::chrono::milliseconds(100));
+      self->timer_.async_wait([self](boost::system::error_code ec) {
+        if (!ec) detail::close_socket(boost::beast::get_lowest_layer(self->stream_));
+      });
+    });
     do_read();
   }
 

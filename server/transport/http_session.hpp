@@ -45,7 +45,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   void do_read() {
     parser_.emplace();
     parser_->header_limit(16 * 1024);
-    parser_->body_limit(0);  // GET and upgrades carry no body
+    parser_->body_limit(64 * 1024);  // read (and refuse with 405) small bodies; bigger ones close
     // A request must arrive within the connect timeout, idle keep-alive included.
     timer_.expires_after(limits_.connect_timeout);
     timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
@@ -108,7 +108,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   std::optional<std::filesystem::path> http_dir_;
   std::shared_ptr<const void> hold_;
   beast::flat_buffer buffer_;
-  std::optional<beast::http::request_parser<beast::http::empty_body>> parser_;
+  std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
 };
 
 }  // namespace natter::transport

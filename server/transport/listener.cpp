@@ -102,6 +102,7 @@ void listener::on_accept(asio::ip::tcp::socket sock) {
   boost::system::error_code ec;
   const auto remote = sock.remote_endpoint(ec);
   broker::link_info info;
+  info.listener = opts_.index;
   info.peer = ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port());
   if (opts_.max_connections >= 0 && active_->load() >= static_cast<std::size_t>(opts_.max_connections)) {
     spdlog::warn("{}: refusing {}: max_connections ({}) reached", opts_.name, info.peer, opts_.max_connections);

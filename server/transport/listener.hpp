@@ -24,6 +24,7 @@ struct listener_options {
   std::int32_t max_connections = -1;              // -1: unlimited
   connection_limits limits;
   std::string name;  // for logs: "FILE:LINE" of its `listener` line
+  std::size_t index = 0;  // the listener's place in the configuration (per-listener security)
 };
 
 class listener : public std::enable_shared_from_this<listener> {

@@ -1,5 +1,6 @@
 #include "static_files.hpp"
 
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/file_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <system_error>

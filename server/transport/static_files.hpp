@@ -2,7 +2,7 @@
 // rules that keep a request inside http_dir. Pure request -> response; no sockets.
 #pragma once
 
-#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/message_generator.hpp>
 #include <boost/beast/http/message.hpp>
 #include <filesystem>
@@ -12,7 +12,7 @@
 
 namespace natter::transport {
 
-using http_request = boost::beast::http::request<boost::beast::http::empty_body>;
+using http_request = boost::beast::http::request<boost::beast::http::string_body>;
 
 // The file under `root` that `target` names, or nullopt when the target is not a clean
 // absolute path (percent-encoded "..", NUL, backslash, a dot-segment or hidden segment).

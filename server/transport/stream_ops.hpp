@@ -44,6 +44,8 @@ struct stream_ops<Stream> {
     done();
   }
   static bool frame_ok(const Stream&) { return true; }
+  template <class F>
+  static void on_peer_close(Stream&, F&&) {}
 };
 
 // WebSocket: each write is one binary message holding whole MQTT packets; MQTT packets
@@ -68,6 +70,15 @@ struct stream_ops<Stream> {
                   });
   }
   static bool frame_ok(const Stream& s) { return !s.got_text(); }  // [MQTT-6.0.0-1]
+  // Calls `f` when the peer's Close frame arrives. Beast then answers it and waits for the
+  // peer's FIN without a time limit; RFC 6455 5.5.1 has the server close the TCP connection
+  // itself, which `f` arranges.
+  template <class F>
+  static void on_peer_close(Stream& s, F&& f) {
+    s.control_callback([f = std::forward<F>(f)](boost::beast::websocket::frame_type kind, boost::beast::string_view) {
+      if (kind == boost::beast::websocket::frame_type::close) f();
+    });
+  }
 };
 
 }  // namespace natter::transport
