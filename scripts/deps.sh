@@ -15,8 +15,13 @@ test_pkgs=(
   python3 python3-paho-mqtt python3-protobuf
   mosquitto mosquitto-clients openssl procps
 )
+# Node.js for MQTT.js in the WebSocket tests: Debian's nodejs 18 + npm, unless a node is
+# already on PATH (a newer one installed some other way is fine).
 pkgs=("${build_pkgs[@]}")
-[ "$want" = test ] && pkgs+=("${test_pkgs[@]}")
+if [ "$want" = test ]; then
+  pkgs+=("${test_pkgs[@]}")
+  command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh test
+npm ci --prefix tests/integration/node --no-audit --no-fund --loglevel=error
 jobs=$(nproc)
 
 build() {  # build DIR CMAKE_ARGS...
