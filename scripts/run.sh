@@ -8,9 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh build
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DNATTER_TESTS=OFF >/dev/null
-cmake --build build/release --target natter-server natter-passwd natter-pub natter-sub
-bin=build/release
+cmake -S . -B build/run -G Ninja -DCMAKE_BUILD_TYPE=Release -DNATTER_TESTS=OFF >/dev/null
+cmake --build build/run --target natter-server natter-passwd natter-pub natter-sub
+bin=build/run
 
 if [ -n "${NATTER_CONFIG:-}" ]; then
   exec "$bin/server/app/natter-server" -c "$NATTER_CONFIG" "$@"

@@ -77,7 +77,9 @@ std::string_view to_string(reason_code rc) noexcept;
 connack_v311 to_v311_connack(reason_code rc) noexcept;
 
 // True for codes >= 0x80 (failure), per MQTT 5.0 section 2.4.
-constexpr bool is_failure(reason_code rc) noexcept { return static_cast<std::uint8_t>(rc) >= 0x80; }
+constexpr bool is_failure(reason_code rc) noexcept {
+  return static_cast<std::uint8_t>(rc) >= 0x80;
+}
 
 const std::error_category& reason_category() noexcept;
 inline std::error_code make_error_code(reason_code rc) noexcept {

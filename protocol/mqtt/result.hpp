@@ -15,8 +15,7 @@ class [[nodiscard]] result {
   result(T v) : v_(std::in_place_index<0>, std::move(v)) {}  // NOLINT: implicit by design
   result(std::error_code ec) : v_(std::in_place_index<1>, ec) { assert(ec); }  // NOLINT
   template <class E>
-    requires std::is_error_code_enum_v<E>
-  result(E e) : result(make_error_code(e)) {}  // NOLINT
+  requires std::is_error_code_enum_v<E> result(E e) : result(make_error_code(e)) {}  // NOLINT
 
   bool has_value() const noexcept { return v_.index() == 0; }
   bool has_error() const noexcept { return v_.index() == 1; }
@@ -30,7 +29,9 @@ class [[nodiscard]] result {
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
-  std::error_code error() const noexcept { return has_error() ? std::get<1>(v_) : std::error_code{}; }
+  std::error_code error() const noexcept {
+    return has_error() ? std::get<1>(v_) : std::error_code{};
+  }
 
  private:
   std::variant<T, std::error_code> v_;

@@ -1,11 +1,12 @@
 #include "authenticator.hpp"
 
-#include <boost/asio/post.hpp>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
 #include <stdexcept>
 
 namespace natter::app {
@@ -14,8 +15,8 @@ namespace {
 using namespace std::chrono_literals;
 using mqtt::reason_code;
 
-constexpr int max_pending_checks = 256;           // queued password hashes, all clients
-constexpr int max_failures_per_window = 10;       // per address
+constexpr int max_pending_checks = 256;      // queued password hashes, all clients
+constexpr int max_failures_per_window = 10;  // per address
 constexpr auto failure_window = 60s;
 constexpr std::size_t max_remembered = 100'000;  // successful logins kept
 
@@ -42,15 +43,19 @@ authenticator::authenticator(const config::server_config& cfg) : cfg_(cfg) {
   if (RAND_bytes(process_key_.data(), static_cast<int>(process_key_.size())) != 1)
     throw std::runtime_error("cannot get random bytes for the login cache key");
   if (cfg.per_listener_settings) {
-    for (const auto& l : cfg.listeners) scopes_.push_back({l.security, load_files(l.security, true)});
+    for (const auto& l : cfg.listeners)
+      scopes_.push_back({l.security, load_files(l.security, true)});
   } else {
     scopes_.push_back({cfg.security, load_files(cfg.security, true)});
   }
 }
 
-authenticator::~authenticator() { pool_.join(); }
+authenticator::~authenticator() {
+  pool_.join();
+}
 
-authenticator::files authenticator::load_files(const config::security_config& sec, bool at_startup) const {
+authenticator::files authenticator::load_files(const config::security_config& sec,
+                                               bool at_startup) const {
   files f;
   if (sec.password_file) {
     auto r = auth::password_db::load(sec.password_file->string());
@@ -76,7 +81,9 @@ authenticator::files authenticator::load_files(const config::security_config& se
   return f;
 }
 
-void authenticator::shutdown() { pool_.stop(); }
+void authenticator::shutdown() {
+  pool_.stop();
+}
 
 std::vector<std::string> authenticator::reload() {
   std::lock_guard lock(mutex_);
@@ -99,13 +106,13 @@ const authenticator::scope& authenticator::scope_of(std::size_t listener) const 
   return cfg_.per_listener_settings ? scopes_.at(listener) : scopes_.front();
 }
 
-std::shared_ptr<const broker::client_policy> authenticator::make_policy(const files& f,
-                                                                        std::optional<std::string_view> user,
-                                                                        std::string_view client_id) const {
+std::shared_ptr<const broker::client_policy> authenticator::make_policy(
+    const files& f, std::optional<std::string_view> user, std::string_view client_id) const {
   return std::make_shared<acl_policy>(f.acl->for_client(user, client_id));
 }
 
-std::shared_ptr<const broker::client_policy> authenticator::policy_for(const broker::session_info& who) const {
+std::shared_ptr<const broker::client_policy> authenticator::policy_for(
+    const broker::session_info& who) const {
   std::lock_guard lock(mutex_);
   return make_policy(scope_of(who.listener).current, who.username, who.client_id);
 }
@@ -127,12 +134,13 @@ void authenticator::record_failure(const std::string& address, const std::string
   ++f.count;
   spdlog::warn("login failed for user '{}' from {}", user, address);
   if (f.count == max_failures_per_window)
-    spdlog::warn("{} failed logins from {} within {} s: refusing it for the rest of the minute", f.count, address,
-                 failure_window.count());
+    spdlog::warn("{} failed logins from {} within {} s: refusing it for the rest of the minute",
+                 f.count, address, failure_window.count());
   if (failures_.size() > 100'000) failures_.clear();  // bounded, whatever an attacker does
 }
 
-std::array<unsigned char, 32> authenticator::remember_key(std::string_view user, std::string_view password) const {
+std::array<unsigned char, 32> authenticator::remember_key(std::string_view user,
+                                                          std::string_view password) const {
   std::array<unsigned char, 32> out{};
   unsigned int len = 0;
   std::string msg;
@@ -145,7 +153,8 @@ std::array<unsigned char, 32> authenticator::remember_key(std::string_view user,
   return out;
 }
 
-void authenticator::authenticate(const broker::auth_request& req, std::function<void(broker::auth_result)> done) {
+void authenticator::authenticate(const broker::auth_request& req,
+                                 std::function<void(broker::auth_result)> done) {
   const auto& listener = cfg_.listeners.at(req.listener);
   files f;
   config::security_config sec;
@@ -182,8 +191,8 @@ void authenticator::authenticate(const broker::auth_request& req, std::function<
     // Mosquitto: without a password file a username is taken at its word when anonymous
     // access is allowed, and nobody gets in when it is not.
     if (!sec.allow_anonymous) {
-      spdlog::info("refused client {} from {}: no password_file to check '{}' against", req.client_id, req.peer,
-                   *req.username);
+      spdlog::info("refused client {} from {}: no password_file to check '{}' against",
+                   req.client_id, req.peer, *req.username);
       r.reason = reason_code::not_authorized;
     } else {
       r.policy = make_policy(f, *req.username, req.client_id);
@@ -211,7 +220,8 @@ void authenticator::authenticate(const broker::auth_request& req, std::function<
     r.reason = reason_code::server_busy;
     return done(std::move(r));
   }
-  boost::asio::post(pool_, [this, f = std::move(f), req, password, key, address, done = std::move(done)]() mutable {
+  boost::asio::post(pool_, [this, f = std::move(f), req, password, key, address,
+                            done = std::move(done)]() mutable {
     broker::auth_result res;
     const bool ok = f.passwords->verify(*req.username, password);
     {

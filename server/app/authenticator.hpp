@@ -40,7 +40,8 @@ class authenticator final : public broker::hooks {
   // Drops queued password checks; one already running still completes.
   void shutdown();
 
-  void authenticate(const broker::auth_request& req, std::function<void(broker::auth_result)> done) override;
+  void authenticate(const broker::auth_request& req,
+                    std::function<void(broker::auth_result)> done) override;
 
   // The rules for a client, for refresh after a reload.
   std::shared_ptr<const broker::client_policy> policy_for(const broker::session_info& who) const;
@@ -57,11 +58,13 @@ class authenticator final : public broker::hooks {
 
   files load_files(const config::security_config& sec, bool at_startup) const;
   const scope& scope_of(std::size_t listener) const;
-  std::shared_ptr<const broker::client_policy> make_policy(const files& f, std::optional<std::string_view> user,
+  std::shared_ptr<const broker::client_policy> make_policy(const files& f,
+                                                           std::optional<std::string_view> user,
                                                            std::string_view client_id) const;
   bool blocked(const std::string& address);
   void record_failure(const std::string& address, const std::string& user);
-  std::array<unsigned char, 32> remember_key(std::string_view user, std::string_view password) const;
+  std::array<unsigned char, 32> remember_key(std::string_view user,
+                                             std::string_view password) const;
 
   const config::server_config& cfg_;
   std::vector<scope> scopes_;  // one per listener, or one for all

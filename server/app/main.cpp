@@ -1,11 +1,12 @@
 // natter-server: parse the command line and configuration, run until SIGINT/SIGTERM.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <functional>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <thread>
 #include <vector>
 
@@ -21,8 +22,10 @@ int main(int argc, char** argv) {
   bool verbose = false;
   bool test_only = false;
   bool version = false;
-  app.add_option("-c,--config-file", config_file, "Load configuration from FILE (mosquitto.conf format)");
-  app.add_option("-p,--port", port, "Listen on PORT (replaces the configuration's listeners' ports)")
+  app.add_option("-c,--config-file", config_file,
+                 "Load configuration from FILE (mosquitto.conf format)");
+  app.add_option("-p,--port", port,
+                 "Listen on PORT (replaces the configuration's listeners' ports)")
       ->check(CLI::Range(1, 65535));
   app.add_flag("-t,--test-config", test_only, "Check the configuration and exit");
   app.add_flag("-v,--verbose", verbose, "Log everything (log_type all)");
@@ -52,7 +55,8 @@ int main(int argc, char** argv) {
     for (auto& l : cfg.listeners) l.port = static_cast<std::uint16_t>(port);
   }
   if (test_only) {
-    std::printf("natter-server: the configuration %s is valid\n", config_file.empty() ? "(defaults)" : config_file.c_str());
+    std::printf("natter-server: the configuration %s is valid\n",
+                config_file.empty() ? "(defaults)" : config_file.c_str());
     return 0;
   }
 
@@ -68,7 +72,8 @@ int main(int argc, char** argv) {
 
   // SIGHUP reloads TLS material (and, with authentication, password and ACL files).
   asio::signal_set hup{ioc, SIGHUP};
-  std::function<void(boost::system::error_code, int)> on_hup = [&](boost::system::error_code ec, int) {
+  std::function<void(boost::system::error_code, int)> on_hup = [&](boost::system::error_code ec,
+                                                                   int) {
     if (ec) return;
     spdlog::info("SIGHUP: reloading");
     srv->reload();

@@ -1,6 +1,7 @@
 #include "server.hpp"
 
 #include <spdlog/spdlog.h>
+
 #include <csignal>
 #include <stdexcept>
 
@@ -9,7 +10,6 @@
 
 namespace natter::app {
 namespace asio = boost::asio;
-
 
 broker::broker_options broker_options_from(const config::server_config& cfg) {
   broker::broker_options o;
@@ -24,14 +24,16 @@ broker::broker_options broker_options_from(const config::server_config& cfg) {
   o.upgrade_outgoing_qos = cfg.upgrade_outgoing_qos;
   o.allow_zero_length_clientid = cfg.security.allow_zero_length_clientid;
   o.auto_id_prefix = cfg.security.auto_id_prefix;
-  if (cfg.persistent_client_expiration) o.persistent_client_expiration = *cfg.persistent_client_expiration;
+  if (cfg.persistent_client_expiration)
+    o.persistent_client_expiration = *cfg.persistent_client_expiration;
   if (!cfg.listeners.empty()) o.max_topic_alias = cfg.listeners.front().max_topic_alias;
   return o;
 }
 
 server::server(asio::io_context& ioc, config::server_config cfg) : ioc_(ioc), cfg_(std::move(cfg)) {
   auth_ = std::make_unique<authenticator>(cfg_);
-  broker_ = std::make_unique<broker::broker_service>(ioc.get_executor(), broker_options_from(cfg_), *auth_);
+  broker_ = std::make_unique<broker::broker_service>(ioc.get_executor(), broker_options_from(cfg_),
+                                                     *auth_);
   if (cfg_.persistence) {
     const auto path = config::persistence_path(cfg_);
     store::sqlite_store_options so;
@@ -40,20 +42,24 @@ server::server(asio::io_context& ioc, config::server_config cfg) : ioc_(ioc), cf
       spdlog::critical("store: {}; shutting down", what);
       std::raise(SIGTERM);
     };
-    const auto policy = cfg_.persistence_sync == config::sync_mode::always ? store::sync_policy::always
-                        : cfg_.persistence_sync == config::sync_mode::batch ? store::sync_policy::batch
-                                                                             : store::sync_policy::none;
+    const auto policy =
+        cfg_.persistence_sync == config::sync_mode::always  ? store::sync_policy::always
+        : cfg_.persistence_sync == config::sync_mode::batch ? store::sync_policy::batch
+                                                            : store::sync_policy::none;
     store_ = std::make_unique<store::sqlite_store>(
-        path, policy, [svc = broker_.get()](std::function<void()> fn) { svc->post(std::move(fn)); }, so);
+        path, policy, [svc = broker_.get()](std::function<void()> fn) { svc->post(std::move(fn)); },
+        so);
     auto snap = store_->load(store::wall_clock::now());
-    spdlog::info("persistence: {} (persistence_sync {})", path.string(), config::to_string(cfg_.persistence_sync));
+    spdlog::info("persistence: {} (persistence_sync {})", path.string(),
+                 config::to_string(cfg_.persistence_sync));
     broker_->attach_store(*store_, std::move(snap));
   }
   broker_->start();
 
   for (std::size_t i = 0; i < cfg_.listeners.size(); ++i) {
     const auto& l = cfg_.listeners[i];
-    if (l.unix_socket_path) throw std::runtime_error(l.defined_at + ": unix socket listeners are not supported");
+    if (l.unix_socket_path)
+      throw std::runtime_error(l.defined_at + ": unix socket listeners are not supported");
     std::shared_ptr<asio::ssl::context> tls;
     if (l.tls) tls = transport::make_tls_context(*l.tls, l.defined_at);
     transport::listener_options opts;
@@ -72,14 +78,15 @@ server::server(asio::io_context& ioc, config::server_config cfg) : ioc_(ioc), cf
       auto ip = asio::ip::make_address(addr, ec);
       if (ec) throw std::runtime_error(l.defined_at + ": bad bind address " + addr);
       try {
-        auto bl = std::make_shared<transport::listener>(ioc_, asio::ip::tcp::endpoint{ip, l.port}, *broker_, opts, tls);
+        auto bl = std::make_shared<transport::listener>(ioc_, asio::ip::tcp::endpoint{ip, l.port},
+                                                        *broker_, opts, tls);
         bl->start();
         spdlog::info("listening on {} port {} ({}{})", addr, bl->local_endpoint().port(),
                      opts.websockets ? "websockets" : "mqtt", tls ? ", TLS" : "");
         listeners_.push_back({i, std::move(bl)});
       } catch (const boost::system::system_error& e) {
-        throw std::runtime_error(l.defined_at + ": cannot listen on " + addr + " port " + std::to_string(l.port) +
-                                 ": " + e.code().message());
+        throw std::runtime_error(l.defined_at + ": cannot listen on " + addr + " port " +
+                                 std::to_string(l.port) + ": " + e.code().message());
       }
     }
   }

@@ -6,8 +6,8 @@
 #include <memory>
 #include <vector>
 
-#include "broker/broker_service.hpp"
 #include "authenticator.hpp"
+#include "broker/broker_service.hpp"
 #include "config/config.hpp"
 #include "store/sqlite_store.hpp"
 #include "transport/listener.hpp"

@@ -1,10 +1,10 @@
 #include "broker.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cassert>
 #include <random>
-
-#include <spdlog/spdlog.h>
 
 #include "mqtt/codec.hpp"
 #include "mqtt/topic.hpp"
@@ -15,7 +15,9 @@ namespace {
 using namespace std::chrono_literals;
 using mqtt::qos;
 
-qos min_qos(qos a, qos b) { return a < b ? a : b; }
+qos min_qos(qos a, qos b) {
+  return a < b ? a : b;
+}
 
 template <class... Fs>
 struct overloaded : Fs... {
@@ -46,7 +48,8 @@ void copy_forwarded(mqtt::properties& out, mqtt::properties&& in) {
 
 }  // namespace
 
-std::shared_ptr<message> make_message(mqtt::publish&& p, std::string publisher_id, clock::time_point now) {
+std::shared_ptr<message> make_message(mqtt::publish&& p, std::string publisher_id,
+                                      clock::time_point now) {
   auto m = std::make_shared<message>();
   m->topic = std::move(p.topic);
   m->payload = std::move(p.payload);
@@ -149,13 +152,15 @@ void broker::end_event() {
 
 void broker::store_session(const session& s) {
   if (!store_ || !s.persistent()) return;
-  store::session_record r{s.client_id, s.username, s.expiry_interval, std::nullopt, s.last_packet_id};
+  store::session_record r{s.client_id, s.username, s.expiry_interval, std::nullopt,
+                          s.last_packet_id};
   if (s.expires_at) r.expires_at = to_wall(*s.expires_at);
   store_->put_session(r);
   store_dirty_ = true;
 }
 
-void broker::store_delivery(const session& s, const delivery& d, std::uint16_t packet_id, bool released) {
+void broker::store_delivery(const session& s, const delivery& d, std::uint16_t packet_id,
+                            bool released) {
   if (!store_ || d.seq == 0) return;
   (void)s;
   store::delivery_record r;
@@ -187,7 +192,8 @@ void broker::restore(const store::snapshot& snap) {
   auto to_steady = [&](store::wall_clock::time_point t) {
     return now + std::chrono::duration_cast<clock::duration>(t - wall_now);
   };
-  auto to_message = [&](const std::vector<std::uint8_t>& bytes, const std::optional<store::wall_clock::time_point>& exp,
+  auto to_message = [&](const std::vector<std::uint8_t>& bytes,
+                        const std::optional<store::wall_clock::time_point>& exp,
                         const std::string& publisher) -> std::shared_ptr<message> {
     auto p = decode_record(bytes);
     if (!p) return nullptr;
@@ -251,8 +257,11 @@ void broker::restore(const store::snapshot& snap) {
     if (s && m) s->will = session::pending_will{m, to_steady(r.fire_at)};
   }
   if (bad) spdlog::error("store: {} stored messages could not be decoded and were skipped", bad);
-  spdlog::info("restored {} sessions, {} subscriptions, {} queued or in-flight messages, {} retained messages",
-               snap.sessions.size(), snap.subscriptions.size(), snap.deliveries.size() - bad, retained_.size());
+  spdlog::info(
+      "restored {} sessions, {} subscriptions, {} queued or in-flight messages, {} retained "
+      "messages",
+      snap.sessions.size(), snap.subscriptions.size(), snap.deliveries.size() - bad,
+      retained_.size());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -273,7 +282,8 @@ void broker::on_packet(link* l, mqtt::packet&& p) {
   if (c.state == connection::phase::authenticating) {
     // A client may send before CONNACK; keep its packets in order until we decide. Bounded
     // so that a client cannot make us buffer without limit while a password is hashed.
-    if (c.held.size() >= opts_.max_inflight_messages + 16u) return protocol_violation(c, reason_code::receive_maximum_exceeded);
+    if (c.held.size() >= opts_.max_inflight_messages + 16u)
+      return protocol_violation(c, reason_code::receive_maximum_exceeded);
     c.held.push_back(std::move(p));
     return;
   }
@@ -289,8 +299,8 @@ void broker::on_decode_error(link* l, std::error_code ec) {
     if (rc == reason_code::unsupported_protocol_version) {
       // We cannot know which CONNACK format the client reads; 3.1.1's return code 1 is what
       // 3.1 and 3.1.1 clients understand, and a 5.0 client never gets here [MQTT-3.1.2-2].
-      static const auto refusal =
-          std::make_shared<const std::vector<std::uint8_t>>(std::vector<std::uint8_t>{0x20, 0x02, 0x00, 0x01});
+      static const auto refusal = std::make_shared<const std::vector<std::uint8_t>>(
+          std::vector<std::uint8_t>{0x20, 0x02, 0x00, 0x01});
       c.net->send(refusal);
     }
     c.net->close();
@@ -353,7 +363,8 @@ void broker::drop(connection& c) {
     hooks_.on_client_disconnected(info(*s));
     if (c.will && c.publish_will_on_close) {
       mqtt::will w = std::move(*c.will);
-      mqtt::publish p{std::move(w.topic), std::move(w.payload), w.qos, w.retain, false, 0, std::move(w.props)};
+      mqtt::publish p{std::move(w.topic), std::move(w.payload), w.qos, w.retain, false, 0,
+                      std::move(w.props)};
       const std::uint32_t delay = p.props.will_delay_interval.value_or(0);
       p.props.will_delay_interval.reset();
       auto m = make_message(std::move(p), s->client_id, clock::now());
@@ -364,7 +375,8 @@ void broker::drop(connection& c) {
         s->will = session::pending_will{std::move(m), clock::now() + std::chrono::seconds(delay)};
         if (store_ && s->persistent()) {
           const auto& wm = *s->will->msg;
-          store_->put_will({s->client_id, encode_record(wm, wm.qos, wm.retain), to_wall(s->will->at),
+          store_->put_will({s->client_id, encode_record(wm, wm.qos, wm.retain),
+                            to_wall(s->will->at),
                             wm.expires_at ? std::optional(to_wall(*wm.expires_at)) : std::nullopt});
           store_dirty_ = true;
         }
@@ -396,7 +408,9 @@ void broker::handle(connection& c, mqtt::packet&& p) {
   }
   std::visit(
       overloaded{
-          [&](mqtt::connect&) { protocol_violation(c, reason_code::protocol_error); },  // [MQTT-3.1.0-2]
+          [&](mqtt::connect&) {
+            protocol_violation(c, reason_code::protocol_error);
+          },  // [MQTT-3.1.0-2]
           [&](mqtt::publish& x) { handle_publish(c, std::move(x)); },
           [&](mqtt::puback& x) { handle_puback(c, x); },
           [&](mqtt::pubrec& x) { handle_pubrec(c, x); },
@@ -455,7 +469,8 @@ void broker::finish_connect(connection& c, mqtt::connect&& p, auth_result r, boo
     if (p.will->retain && !opts_.retain_available)
       return refuse_connect(c, reason_code::retain_not_supported);  // [MQTT-3.2.2-14]
     // A will is a publication like any other: refused at CONNECT if the ACL would refuse it.
-    if (r.policy && !r.policy->may_publish(p.will->topic)) return refuse_connect(c, reason_code::not_authorized);
+    if (r.policy && !r.policy->may_publish(p.will->topic))
+      return refuse_connect(c, reason_code::not_authorized);
   }
 
   auto it = sessions_.find(c.client_id);
@@ -467,8 +482,10 @@ void broker::finish_connect(connection& c, mqtt::connect&& p, auth_result r, boo
     // Session takeover [MQTT-3.1.4-3]: the old connection ends as if it had dropped, so its
     // will is published unless delayed and the session continues.
     connection& old = *s->conn;
-    spdlog::info("client {} taken over by {} (was {})", c.client_id, c.net->peer(), old.net->peer());
-    if (old.version == mqtt::version::v5) send(old, server_disconnect(reason_code::session_taken_over));
+    spdlog::info("client {} taken over by {} (was {})", c.client_id, c.net->peer(),
+                 old.net->peer());
+    if (old.version == mqtt::version::v5)
+      send(old, server_disconnect(reason_code::session_taken_over));
     old.net->close();
     drop(old);
     it = sessions_.find(c.client_id);
@@ -512,7 +529,8 @@ void broker::finish_connect(connection& c, mqtt::connect&& p, auth_result r, boo
   ack.session_present = present;  // [MQTT-3.2.2-2], [MQTT-3.2.2-3]
   std::uint16_t keep_alive = p.keep_alive;
   if (c.version == mqtt::version::v5) {
-    c.window = std::min<std::uint16_t>(p.props.receive_maximum.value_or(65535), opts_.max_inflight_messages);
+    c.window = std::min<std::uint16_t>(p.props.receive_maximum.value_or(65535),
+                                       opts_.max_inflight_messages);
     c.maximum_packet_size = p.props.maximum_packet_size.value_or(0);
     c.topic_alias_maximum = p.props.topic_alias_maximum.value_or(0);
     if (keep_alive > opts_.max_keepalive || (keep_alive == 0 && opts_.max_keepalive < 65535)) {
@@ -520,7 +538,8 @@ void broker::finish_connect(connection& c, mqtt::connect&& p, auth_result r, boo
       ack.props.server_keep_alive = keep_alive;  // [MQTT-3.2.2-21]
     }
     if (assigned) ack.props.assigned_client_identifier = c.client_id;  // [MQTT-3.2.2-16]
-    if (opts_.max_inflight_messages != 65535) ack.props.receive_maximum = opts_.max_inflight_messages;
+    if (opts_.max_inflight_messages != 65535)
+      ack.props.receive_maximum = opts_.max_inflight_messages;
     if (opts_.max_topic_alias > 0) ack.props.topic_alias_maximum = opts_.max_topic_alias;
     if (opts_.max_packet_size > 0) ack.props.maximum_packet_size = opts_.max_packet_size;
     if (!opts_.retain_available) ack.props.retain_available = 0;
@@ -674,7 +693,9 @@ void broker::handle_pubrel(connection& c, const mqtt::pubrel& p) {
     store_->erase_incoming(s.client_id, p.packet_id);
     store_dirty_ = true;
   }
-  send(c, mqtt::pubcomp{p.packet_id, known ? reason_code::success : reason_code::packet_identifier_not_found, {}});
+  send(c, mqtt::pubcomp{p.packet_id,
+                        known ? reason_code::success : reason_code::packet_identifier_not_found,
+                        {}});
 }
 
 void broker::handle_pubcomp(connection& c, const mqtt::pubcomp& p) {
@@ -695,13 +716,16 @@ void broker::handle_subscribe(connection& c, mqtt::subscribe&& p) {
   std::vector<std::pair<std::string, subscription_options>> retained_wanted;
   for (auto& sub : p.subscriptions) {
     const bool shared = mqtt::parse_shared_filter(sub.filter).has_value();
-    if (shared && sub.no_local) return protocol_violation(c, reason_code::protocol_error);  // [MQTT-3.8.3-4]
+    if (shared && sub.no_local)
+      return protocol_violation(c, reason_code::protocol_error);  // [MQTT-3.8.3-4]
     if (s.policy && !s.policy->may_subscribe(sub.filter)) {
-      ack.reasons.push_back(c.version == mqtt::version::v5 ? static_cast<std::uint8_t>(reason_code::not_authorized)
-                                                           : 0x80);
+      ack.reasons.push_back(c.version == mqtt::version::v5
+                                ? static_cast<std::uint8_t>(reason_code::not_authorized)
+                                : 0x80);
       continue;
     }
-    subscription_options o{sub.max_qos, sub.no_local, sub.retain_as_published, sub.retain_handling, sub_id};
+    subscription_options o{sub.max_qos, sub.no_local, sub.retain_as_published, sub.retain_handling,
+                           sub_id};
     const bool is_new = subscriptions_.subscribe(&s, sub.filter, o);
     ack.reasons.push_back(static_cast<std::uint8_t>(sub.max_qos));
     // Retained messages: not for shared subscriptions [MQTT-3.8.4-?]; Retain Handling 1 only
@@ -709,8 +733,9 @@ void broker::handle_subscribe(connection& c, mqtt::subscribe&& p) {
     if (!shared && (o.retain_handling == 0 || (o.retain_handling == 1 && is_new)))
       retained_wanted.emplace_back(sub.filter, o);
     if (store_ && s.persistent()) {
-      const auto options = static_cast<std::uint8_t>(static_cast<unsigned>(o.max_qos) | (o.no_local ? 0x04 : 0) |
-                                                      (o.retain_as_published ? 0x08 : 0) | (o.retain_handling << 4));
+      const auto options =
+          static_cast<std::uint8_t>(static_cast<unsigned>(o.max_qos) | (o.no_local ? 0x04 : 0) |
+                                    (o.retain_as_published ? 0x08 : 0) | (o.retain_handling << 4));
       store_->put_subscription({s.client_id, sub.filter, options, o.subscription_id});
       store_dirty_ = true;
     }
@@ -773,7 +798,9 @@ void broker::handle_disconnect(connection& c, const mqtt::disconnect& p) {
 // ---------------------------------------------------------------------------------------
 // Routing
 
-void broker::publish(message_ptr m) { route(m, nullptr); }
+void broker::publish(message_ptr m) {
+  route(m, nullptr);
+}
 
 std::size_t broker::route(const message_ptr& m, const session* publisher) {
   if (m->retain) {
@@ -782,8 +809,9 @@ std::size_t broker::route(const message_ptr& m, const session* publisher) {
       if (m->payload.empty())
         store_->erase_retained(m->topic);
       else
-        store_->put_retained({m->topic, encode_record(*m, m->qos, true),
-                              m->expires_at ? std::optional(to_wall(*m->expires_at)) : std::nullopt});
+        store_->put_retained(
+            {m->topic, encode_record(*m, m->qos, true),
+             m->expires_at ? std::optional(to_wall(*m->expires_at)) : std::nullopt});
       store_dirty_ = true;
     }
   }
@@ -919,7 +947,8 @@ bool broker::send_publish(session& s, const delivery& d, std::uint16_t packet_id
     if (d.msg->expires_at) {
       // The remaining lifetime, not the original one [MQTT-3.3.2-6].
       const auto left = std::chrono::ceil<std::chrono::seconds>(*d.msg->expires_at - clock::now());
-      p.props.message_expiry_interval = static_cast<std::uint32_t>(std::max<std::int64_t>(left.count(), 1));
+      p.props.message_expiry_interval =
+          static_cast<std::uint32_t>(std::max<std::int64_t>(left.count(), 1));
     }
     p.props.subscription_identifiers = d.subscription_ids;
     if (c.topic_alias_maximum > 0) {
@@ -977,7 +1006,8 @@ void broker::tick() {
   const auto now = clock::now();
   std::vector<session*> due;
   for (session* s : offline_)
-    if ((s->will && now >= s->will->at) || (s->expires_at && now >= *s->expires_at)) due.push_back(s);
+    if ((s->will && now >= s->will->at) || (s->expires_at && now >= *s->expires_at))
+      due.push_back(s);
   for (session* s : due) {
     if (s->will && now >= s->will->at) fire_will(*s);
     if (s->expires_at && now >= *s->expires_at) end_session(*s);
@@ -995,8 +1025,8 @@ void broker::disconnect_users(const std::vector<std::string>& users) {
         std::find(users.begin(), users.end(), *c->username) != users.end())
       doomed.push_back(c.get());
   for (connection* c : doomed) {
-    spdlog::info("client {} ({}): credentials of '{}' withdrawn, disconnecting", c->client_id, c->net->peer(),
-                 *c->username);
+    spdlog::info("client {} ({}): credentials of '{}' withdrawn, disconnecting", c->client_id,
+                 c->net->peer(), *c->username);
     protocol_violation(*c, reason_code::not_authorized);
   }
 }

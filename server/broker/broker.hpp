@@ -19,10 +19,10 @@
 #include <vector>
 
 #include "hooks.hpp"
-#include "store/store.hpp"
 #include "link.hpp"
 #include "retained_store.hpp"
 #include "session.hpp"
+#include "store/store.hpp"
 #include "subscription_tree.hpp"
 
 namespace natter::broker {
@@ -35,8 +35,8 @@ struct broker_options {
   std::uint32_t max_packet_size = 0;         // 0: the protocol's limit
   std::uint32_t message_size_limit = 0;      // payload bytes; 0: no limit
   bool retain_available = true;
-  std::uint16_t max_topic_alias = 10;        // our Topic Alias Maximum
-  bool queue_qos0_messages = false;          // queue QoS 0 for offline sessions (mosquitto)
+  std::uint16_t max_topic_alias = 10;  // our Topic Alias Maximum
+  bool queue_qos0_messages = false;    // queue QoS 0 for offline sessions (mosquitto)
   bool allow_zero_length_clientid = true;
   std::string auto_id_prefix = "auto-";
   // 0: persistent sessions without an expiry (3.1.1, 5.0 0xFFFFFFFF) never expire.

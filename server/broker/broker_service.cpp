@@ -52,7 +52,8 @@ void broker_service::schedule_tick() {
 }
 
 void broker_service::open(std::shared_ptr<link> l) {
-  asio::post(strand_, [this, l = std::move(l)]() mutable { core_.on_open(std::move(l));
+  asio::post(strand_, [this, l = std::move(l)]() mutable {
+    core_.on_open(std::move(l));
     core_.end_event();
   });
 }

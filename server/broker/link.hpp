@@ -17,9 +17,9 @@ using frame = std::shared_ptr<const std::vector<std::uint8_t>>;
 
 // Facts about a connection fixed when it is accepted.
 struct link_info {
-  std::string peer;            // "address:port", for logs and per-address limits
-  std::string transport;       // "tcp", "tls", "ws" or "wss"
-  std::size_t listener = 0;    // index of the listener it came in on
+  std::string peer;          // "address:port", for logs and per-address limits
+  std::string transport;     // "tcp", "tls", "ws" or "wss"
+  std::size_t listener = 0;  // index of the listener it came in on
   // The client certificate's Common Name, when TLS verified one.
   std::optional<std::string> cert_identity;
 };

@@ -34,6 +34,7 @@ struct message {
 using message_ptr = std::shared_ptr<const message>;
 
 // Keep only the properties a PUBLISH forwards, and turn a relative expiry into a deadline.
-std::shared_ptr<message> make_message(mqtt::publish&& p, std::string publisher_id, clock::time_point now);
+std::shared_ptr<message> make_message(mqtt::publish&& p, std::string publisher_id,
+                                      clock::time_point now);
 
 }  // namespace natter::broker

@@ -4,7 +4,6 @@
 #include <cassert>
 
 #include "mqtt/topic.hpp"
-
 #include "topic_levels.hpp"
 
 namespace natter::broker {
@@ -55,7 +54,8 @@ bool subscription_tree::subscribe(session* s, std::string_view filter,
   if (auto shared = mqtt::parse_shared_filter(filter)) {
     node* n = find_or_create(shared->filter);
     auto it = n->shared.find(shared->share_name);
-    if (it == n->shared.end()) it = n->shared.emplace(std::string(shared->share_name), shared_group{}).first;
+    if (it == n->shared.end())
+      it = n->shared.emplace(std::string(shared->share_name), shared_group{}).first;
     auto& members = it->second.members;
     auto m = std::find_if(members.begin(), members.end(), [&](auto& e) { return e.first == s; });
     if (m != members.end()) {

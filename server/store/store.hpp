@@ -32,7 +32,7 @@ using wall_clock = std::chrono::system_clock;  // survives restarts, unlike stea
 struct session_record {
   std::string client_id;
   std::optional<std::string> username;
-  std::uint32_t expiry_interval = 0;              // seconds; 0xFFFFFFFF: never
+  std::uint32_t expiry_interval = 0;                 // seconds; 0xFFFFFFFF: never
   std::optional<wall_clock::time_point> expires_at;  // set while offline
   std::uint16_t last_packet_id = 0;
 };
@@ -40,26 +40,28 @@ struct session_record {
 struct subscription_record {
   std::string client_id;
   std::string filter;
-  std::uint8_t options = 0;         // the Subscription Options byte (5.0 section 3.8.3.1)
+  std::uint8_t options = 0;  // the Subscription Options byte (5.0 section 3.8.3.1)
   std::uint32_t subscription_id = 0;
 };
 
 // One message on its way to one session: queued (packet_id 0) or in flight.
 struct delivery_record {
   std::string client_id;
-  std::uint64_t seq = 0;             // per-session order, assigned by the broker
-  std::vector<std::uint8_t> publish;  // encoded v5 PUBLISH: topic, payload, QoS granted, retain as delivered, props
+  std::uint64_t seq = 0;  // per-session order, assigned by the broker
+  std::vector<std::uint8_t>
+      publish;  // encoded v5 PUBLISH: topic, payload, QoS granted, retain as delivered, props
   std::vector<std::uint32_t> subscription_ids;
   std::optional<wall_clock::time_point> expires_at;
-  std::uint16_t packet_id = 0;       // 0: queued, not yet sent
-  bool released = false;             // QoS 2: PUBREL sent, awaiting PUBCOMP
+  std::uint16_t packet_id = 0;  // 0: queued, not yet sent
+  bool released = false;        // QoS 2: PUBREL sent, awaiting PUBCOMP
 };
 
 // Incoming QoS 2 message between PUBREC and PUBREL (delivered onward at PUBREL).
 struct incoming_record {
   std::string client_id;
   std::uint16_t packet_id = 0;
-  std::vector<std::uint8_t> publish;  // encoded v5 PUBLISH as received (after topic alias resolution)
+  std::vector<std::uint8_t>
+      publish;  // encoded v5 PUBLISH as received (after topic alias resolution)
   std::optional<wall_clock::time_point> expires_at;
 };
 
@@ -98,8 +100,8 @@ class store {
   virtual void erase_subscription(const std::string& client_id, const std::string& filter) = 0;
 
   virtual void put_delivery(const delivery_record& d) = 0;
-  virtual void set_delivery_state(const std::string& client_id, std::uint64_t seq, std::uint16_t packet_id,
-                                  bool released) = 0;
+  virtual void set_delivery_state(const std::string& client_id, std::uint64_t seq,
+                                  std::uint16_t packet_id, bool released) = 0;
   virtual void erase_delivery(const std::string& client_id, std::uint64_t seq) = 0;
 
   virtual void put_incoming(const incoming_record& m) = 0;

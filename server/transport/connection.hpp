@@ -65,9 +65,10 @@ class connection final : public broker::link,
 
   // ---- broker::link (called from the broker strand) ----
   void send(broker::frame f) override {
-    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this(), f = std::move(f)]() mutable {
-      self->on_send(std::move(f));
-    });
+    asio::dispatch(stream_.get_executor(),
+                   [self = this->shared_from_this(), f = std::move(f)]() mutable {
+                     self->on_send(std::move(f));
+                   });
   }
   void close() override {
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->on_close(); });
@@ -263,9 +264,9 @@ class connection final : public broker::link,
   std::chrono::milliseconds idle_timeout_{0};
 
   bool read_stopped_ = false;  // after a decode error: the broker will close us
-  bool closing_ = false;   // no more reads are processed, no more sends accepted
-  bool dead_ = false;      // the stream is closed
-  bool reported_ = false;  // the broker has been told
+  bool closing_ = false;       // no more reads are processed, no more sends accepted
+  bool dead_ = false;          // the stream is closed
+  bool reported_ = false;      // the broker has been told
 };
 
 }  // namespace natter::transport

@@ -4,6 +4,8 @@
 // "/" when the URL names none, paho "/mqtt").
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -12,7 +14,6 @@
 #include <boost/beast/websocket/stream.hpp>
 #include <memory>
 #include <optional>
-#include <spdlog/spdlog.h>
 
 #include "connection.hpp"
 #include "static_files.hpp"
@@ -63,11 +64,13 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     auto req = parser_->release();
     if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
     const bool keep_alive = req.keep_alive();
-    beast::async_write(stream_, serve_http(req, http_dir_),
-                       [self = this->shared_from_this(), keep_alive](beast::error_code wec, std::size_t) {
-                         if (wec || !keep_alive) return detail::close_socket(beast::get_lowest_layer(self->stream_));
-                         self->do_read();
-                       });
+    beast::async_write(
+        stream_, serve_http(req, http_dir_),
+        [self = this->shared_from_this(), keep_alive](beast::error_code wec, std::size_t) {
+          if (wec || !keep_alive)
+            return detail::close_socket(beast::get_lowest_layer(self->stream_));
+          self->do_read();
+        });
   }
 
   void upgrade(http_request req) {
@@ -75,10 +78,11 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     auto ws = std::make_shared<ws_type>(std::move(stream_));
     const auto offered = req[beast::http::field::sec_websocket_protocol];
     const auto proto = choose_subprotocol(std::string_view(offered.data(), offered.size()));
-    ws->set_option(beast::websocket::stream_base::decorator([proto](beast::websocket::response_type& res) {
-      res.set(beast::http::field::server, "natter");
-      if (!proto.empty()) res.set(beast::http::field::sec_websocket_protocol, proto);
-    }));
+    ws->set_option(
+        beast::websocket::stream_base::decorator([proto](beast::websocket::response_type& res) {
+          res.set(beast::http::field::server, "natter");
+          if (!proto.empty()) res.set(beast::http::field::sec_websocket_protocol, proto);
+        }));
     beast::websocket::stream_base::timeout t{};
     t.handshake_timeout = limits_.connect_timeout;
     t.idle_timeout = beast::websocket::stream_base::none();  // MQTT keep-alive governs idleness
@@ -94,7 +98,8 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
         spdlog::debug("websocket handshake with {} failed: {}", self->info_.peer, ec.message());
         return;
       }
-      auto c = std::make_shared<connection<ws_type>>(std::move(*ws), self->svc_, self->limits_, self->info_);
+      auto c = std::make_shared<connection<ws_type>>(std::move(*ws), self->svc_, self->limits_,
+                                                     self->info_);
       c->hold(self->hold_);
       c->start();
     });

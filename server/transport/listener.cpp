@@ -1,8 +1,9 @@
 #include "listener.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/strand.hpp>
-#include <spdlog/spdlog.h>
 
 #include "http_session.hpp"
 
@@ -27,7 +28,9 @@ namespace {
 // Counts a listener's live connections for max_connections; lives as long as the
 // connection (held through connection::hold), so the count needs no callbacks.
 struct connection_guard {
-  explicit connection_guard(std::shared_ptr<std::atomic<std::size_t>> c) : count(std::move(c)) { ++*count; }
+  explicit connection_guard(std::shared_ptr<std::atomic<std::size_t>> c) : count(std::move(c)) {
+    ++*count;
+  }
   ~connection_guard() { --*count; }
   connection_guard(const connection_guard&) = delete;
   connection_guard& operator=(const connection_guard&) = delete;
@@ -56,8 +59,9 @@ std::optional<std::string> peer_common_name(SSL* ssl) {
 
 }  // namespace
 
-listener::listener(asio::io_context& ioc, const asio::ip::tcp::endpoint& ep, broker::broker_service& svc,
-                   listener_options opts, std::shared_ptr<asio::ssl::context> tls)
+listener::listener(asio::io_context& ioc, const asio::ip::tcp::endpoint& ep,
+                   broker::broker_service& svc, listener_options opts,
+                   std::shared_ptr<asio::ssl::context> tls)
     : ioc_(ioc), acceptor_(ioc), svc_(svc), opts_(std::move(opts)), tls_(std::move(tls)) {
   acceptor_.open(ep.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
@@ -66,7 +70,9 @@ listener::listener(asio::io_context& ioc, const asio::ip::tcp::endpoint& ep, bro
   acceptor_.listen(asio::socket_base::max_listen_connections);
 }
 
-void listener::start() { do_accept(); }
+void listener::start() {
+  do_accept();
+}
 
 void listener::stop() {
   asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
@@ -87,15 +93,16 @@ std::shared_ptr<asio::ssl::context> listener::tls_context() const {
 
 void listener::do_accept() {
   // Each connection gets its own strand: its handlers never run concurrently.
-  acceptor_.async_accept(asio::make_strand(ioc_),
-                         [self = shared_from_this()](boost::system::error_code ec, asio::ip::tcp::socket sock) {
-                           if (ec == asio::error::operation_aborted) return;
-                           if (ec)
-                             spdlog::warn("{}: accept failed: {}", self->opts_.name, ec.message());  // EMFILE...
-                           else
-                             self->on_accept(std::move(sock));
-                           if (self->acceptor_.is_open()) self->do_accept();
-                         });
+  acceptor_.async_accept(
+      asio::make_strand(ioc_),
+      [self = shared_from_this()](boost::system::error_code ec, asio::ip::tcp::socket sock) {
+        if (ec == asio::error::operation_aborted) return;
+        if (ec)
+          spdlog::warn("{}: accept failed: {}", self->opts_.name, ec.message());  // EMFILE...
+        else
+          self->on_accept(std::move(sock));
+        if (self->acceptor_.is_open()) self->do_accept();
+      });
 }
 
 void listener::on_accept(asio::ip::tcp::socket sock) {
@@ -103,9 +110,12 @@ void listener::on_accept(asio::ip::tcp::socket sock) {
   const auto remote = sock.remote_endpoint(ec);
   broker::link_info info;
   info.listener = opts_.index;
-  info.peer = ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port());
-  if (opts_.max_connections >= 0 && active_->load() >= static_cast<std::size_t>(opts_.max_connections)) {
-    spdlog::warn("{}: refusing {}: max_connections ({}) reached", opts_.name, info.peer, opts_.max_connections);
+  info.peer =
+      ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port());
+  if (opts_.max_connections >= 0 &&
+      active_->load() >= static_cast<std::size_t>(opts_.max_connections)) {
+    spdlog::warn("{}: refusing {}: max_connections ({}) reached", opts_.name, info.peer,
+                 opts_.max_connections);
     detail::close_socket(sock);
     return;
   }
@@ -117,11 +127,12 @@ void listener::on_accept(asio::ip::tcp::socket sock) {
 
   if (!ctx) {
     if (opts_.websockets) {
-      std::make_shared<http_session<tcp_stream>>(std::move(sock), svc_, opts_.limits, std::move(info),
-                                                 opts_.http_dir, guard)
+      std::make_shared<http_session<tcp_stream>>(std::move(sock), svc_, opts_.limits,
+                                                 std::move(info), opts_.http_dir, guard)
           ->run();
     } else {
-      auto c = std::make_shared<connection<tcp_stream>>(std::move(sock), svc_, opts_.limits, std::move(info));
+      auto c = std::make_shared<connection<tcp_stream>>(std::move(sock), svc_, opts_.limits,
+                                                        std::move(info));
       c->hold(guard);
       c->start();
     }
@@ -130,26 +141,30 @@ void listener::on_accept(asio::ip::tcp::socket sock) {
 
   // TLS first, bounded by the connect timeout; then MQTT or HTTP/WebSocket on top.
   auto stream = std::make_shared<tls_stream>(std::move(sock), *ctx);
-  auto timer = std::make_shared<asio::steady_timer>(stream->get_executor(), opts_.limits.connect_timeout);
+  auto timer =
+      std::make_shared<asio::steady_timer>(stream->get_executor(), opts_.limits.connect_timeout);
   timer->async_wait([stream](boost::system::error_code tec) {
     if (!tec) detail::close_socket(stream->next_layer());
   });
   stream->async_handshake(
       asio::ssl::stream_base::server,
-      [self = shared_from_this(), stream, timer, guard, info = std::move(info)](boost::system::error_code hec) mutable {
+      [self = shared_from_this(), stream, timer, guard,
+       info = std::move(info)](boost::system::error_code hec) mutable {
         timer->cancel();
         if (hec) {
-          spdlog::info("{}: TLS handshake with {} failed: {}", self->opts_.name, info.peer, hec.message());
+          spdlog::info("{}: TLS handshake with {} failed: {}", self->opts_.name, info.peer,
+                       hec.message());
           return detail::close_socket(stream->next_layer());
         }
         info.cert_identity = peer_common_name(stream->native_handle());
         if (self->opts_.websockets) {
-          std::make_shared<http_session<tls_stream>>(std::move(*stream), self->svc_, self->opts_.limits,
-                                                     std::move(info), self->opts_.http_dir, guard)
+          std::make_shared<http_session<tls_stream>>(std::move(*stream), self->svc_,
+                                                     self->opts_.limits, std::move(info),
+                                                     self->opts_.http_dir, guard)
               ->run();
         } else {
-          auto c = std::make_shared<connection<tls_stream>>(std::move(*stream), self->svc_, self->opts_.limits,
-                                                            std::move(info));
+          auto c = std::make_shared<connection<tls_stream>>(std::move(*stream), self->svc_,
+                                                            self->opts_.limits, std::move(info));
           c->hold(guard);
           c->start();
         }

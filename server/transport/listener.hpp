@@ -23,7 +23,7 @@ struct listener_options {
   std::optional<std::filesystem::path> http_dir;  // websockets: static files served on GET
   std::int32_t max_connections = -1;              // -1: unlimited
   connection_limits limits;
-  std::string name;  // for logs: "FILE:LINE" of its `listener` line
+  std::string name;       // for logs: "FILE:LINE" of its `listener` line
   std::size_t index = 0;  // the listener's place in the configuration (per-listener security)
 };
 

@@ -35,7 +35,8 @@ std::optional<std::string> percent_decode(std::string_view s) {
   return out;
 }
 
-http::message_generator text_response(const http_request& req, http::status status, std::string body) {
+http::message_generator text_response(const http_request& req, http::status status,
+                                      std::string body) {
   http::response<http::string_body> res{status, req.version()};
   res.set(http::field::server, "natter");
   res.set(http::field::content_type, "text/plain; charset=utf-8");
@@ -63,7 +64,8 @@ std::optional<fs::path> resolve_target(const fs::path& root, std::string_view ta
     rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
     if (seg.empty()) continue;
     // No way up, no hidden files, nothing a filesystem could read as a separator.
-    if (seg.front() == '.' || seg.find_first_of(std::string_view("\\\0:", 3)) != std::string_view::npos)
+    if (seg.front() == '.' ||
+        seg.find_first_of(std::string_view("\\\0:", 3)) != std::string_view::npos)
       return std::nullopt;
     rel /= std::string(seg);
   }
@@ -97,8 +99,10 @@ http::message_generator serve_http(const http_request& req, const std::optional<
   if (req.method() != http::verb::get && req.method() != http::verb::head)
     return text_response(req, http::status::method_not_allowed, "method not allowed\n");
   const std::string_view target(req.target().data(), req.target().size());
-  if (target == "/healthz" || target.starts_with("/healthz?")) return text_response(req, http::status::ok, "ok\n");
-  if (!root) return text_response(req, http::status::not_found, "no web client is installed (http_dir)\n");
+  if (target == "/healthz" || target.starts_with("/healthz?"))
+    return text_response(req, http::status::ok, "ok\n");
+  if (!root)
+    return text_response(req, http::status::not_found, "no web client is installed (http_dir)\n");
   auto file = resolve_target(*root, target);
   if (!file) return text_response(req, http::status::bad_request, "bad path\n");
 
@@ -117,7 +121,8 @@ http::message_generator serve_http(const http_request& req, const std::optional<
       gzip = true;
     }
   }
-  if (!fs::is_regular_file(chosen, fec)) return text_response(req, http::status::not_found, "not found\n");
+  if (!fs::is_regular_file(chosen, fec))
+    return text_response(req, http::status::not_found, "not found\n");
 
   http::file_body::value_type body;
   boost::beast::error_code ec;
@@ -128,7 +133,8 @@ http::message_generator serve_http(const http_request& req, const std::optional<
   auto set_headers = [&](auto& res) {
     res.set(http::field::server, "natter");
     res.set(http::field::content_type, content_type_for(*file));
-    res.set(http::field::cache_control, hashed ? "public, max-age=31536000, immutable" : "no-cache");
+    res.set(http::field::cache_control,
+            hashed ? "public, max-age=31536000, immutable" : "no-cache");
     res.set("X-Content-Type-Options", "nosniff");
     res.set(http::field::vary, "Accept-Encoding");
     if (gzip) res.set(http::field::content_encoding, "gzip");

@@ -2,9 +2,9 @@
 // rules that keep a request inside http_dir. Pure request -> response; no sockets.
 #pragma once
 
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/message_generator.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/message_generator.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -17,7 +17,8 @@ using http_request = boost::beast::http::request<boost::beast::http::string_body
 // The file under `root` that `target` names, or nullopt when the target is not a clean
 // absolute path (percent-encoded "..", NUL, backslash, a dot-segment or hidden segment).
 // "/" and directories map to index.html.
-std::optional<std::filesystem::path> resolve_target(const std::filesystem::path& root, std::string_view target);
+std::optional<std::filesystem::path> resolve_target(const std::filesystem::path& root,
+                                                    std::string_view target);
 
 std::string_view content_type_for(const std::filesystem::path& file);
 

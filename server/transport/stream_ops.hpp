@@ -7,8 +7,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/websocket/stream.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/websocket/stream.hpp>
 #include <vector>
 
 namespace natter::transport {
@@ -32,10 +32,11 @@ struct stream_ops;
 // Raw TCP and TLS: bytes as they come. TLS closes without close_notify: by then MQTT has
 // said what it had to (DISCONNECT), and waiting for a peer's close_notify could stall.
 template <class Stream>
-  requires std::same_as<Stream, tcp_stream> || std::same_as<Stream, tls_stream>
+requires std::same_as<Stream, tcp_stream> || std::same_as<Stream, tls_stream>
 struct stream_ops<Stream> {
   template <class Handler>
-  static void async_write(Stream& s, const std::vector<boost::asio::const_buffer>& bufs, Handler&& h) {
+  static void async_write(Stream& s, const std::vector<boost::asio::const_buffer>& bufs,
+                          Handler&& h) {
     boost::asio::async_write(s, bufs, std::forward<Handler>(h));
   }
   template <class Done>
@@ -51,10 +52,11 @@ struct stream_ops<Stream> {
 // WebSocket: each write is one binary message holding whole MQTT packets; MQTT packets
 // may span messages on the way in. Closing sends a Close frame first.
 template <class Stream>
-  requires std::same_as<Stream, ws_stream> || std::same_as<Stream, wss_stream>
+requires std::same_as<Stream, ws_stream> || std::same_as<Stream, wss_stream>
 struct stream_ops<Stream> {
   template <class Handler>
-  static void async_write(Stream& s, const std::vector<boost::asio::const_buffer>& bufs, Handler&& h) {
+  static void async_write(Stream& s, const std::vector<boost::asio::const_buffer>& bufs,
+                          Handler&& h) {
     s.async_write(bufs, std::forward<Handler>(h));
   }
   template <class Done>
@@ -75,7 +77,8 @@ struct stream_ops<Stream> {
   // itself, which `f` arranges.
   template <class F>
   static void on_peer_close(Stream& s, F&& f) {
-    s.control_callback([f = std::forward<F>(f)](boost::beast::websocket::frame_type kind, boost::beast::string_view) {
+    s.control_callback([f = std::forward<F>(f)](boost::beast::websocket::frame_type kind,
+                                                boost::beast::string_view) {
       if (kind == boost::beast::websocket::frame_type::close) f();
     });
   }

@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+
 #include <stdexcept>
 
 namespace natter::transport {
@@ -23,22 +24,30 @@ namespace {
 
 }  // namespace
 
-std::shared_ptr<ssl::context> make_tls_context(const config::tls_config& tls, const std::string& where) {
+std::shared_ptr<ssl::context> make_tls_context(const config::tls_config& tls,
+                                               const std::string& where) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                   ssl::context::single_dh_use);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::single_dh_use);
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 
   int min_version = TLS1_2_VERSION;  // Mosquitto's default: TLS 1.2 and 1.3
   if (tls.min_version) {
     switch (*tls.min_version) {
-      case config::tls_protocol_version::tlsv1_1: min_version = TLS1_1_VERSION; break;
-      case config::tls_protocol_version::tlsv1_2: min_version = TLS1_2_VERSION; break;
-      case config::tls_protocol_version::tlsv1_3: min_version = TLS1_3_VERSION; break;
+      case config::tls_protocol_version::tlsv1_1:
+        min_version = TLS1_1_VERSION;
+        break;
+      case config::tls_protocol_version::tlsv1_2:
+        min_version = TLS1_2_VERSION;
+        break;
+      case config::tls_protocol_version::tlsv1_3:
+        min_version = TLS1_3_VERSION;
+        break;
     }
   }
-  if (SSL_CTX_set_min_proto_version(native, min_version) != 1) fail(where, "tls_version is not supported");
+  if (SSL_CTX_set_min_proto_version(native, min_version) != 1)
+    fail(where, "tls_version is not supported");
 
   if (SSL_CTX_use_certificate_chain_file(native, tls.certfile.c_str()) != 1)
     fail(where, "cannot load certfile " + tls.certfile.string());

@@ -26,17 +26,28 @@ class memory_store final : public db::store {
     std::erase_if(incoming, [&](auto& e) { return e.first.first == id; });
     wills.erase(id);
   }
-  void put_subscription(const db::subscription_record& s) override { subs[{s.client_id, s.filter}] = s; }
-  void erase_subscription(const std::string& id, const std::string& f) override { subs.erase({id, f}); }
+  void put_subscription(const db::subscription_record& s) override {
+    subs[{s.client_id, s.filter}] = s;
+  }
+  void erase_subscription(const std::string& id, const std::string& f) override {
+    subs.erase({id, f});
+  }
   void put_delivery(const db::delivery_record& d) override { deliveries[{d.client_id, d.seq}] = d; }
-  void set_delivery_state(const std::string& id, std::uint64_t seq, std::uint16_t pid, bool released) override {
+  void set_delivery_state(const std::string& id, std::uint64_t seq, std::uint16_t pid,
+                          bool released) override {
     auto& d = deliveries.at({id, seq});
     d.packet_id = pid;
     d.released = released;
   }
-  void erase_delivery(const std::string& id, std::uint64_t seq) override { deliveries.erase({id, seq}); }
-  void put_incoming(const db::incoming_record& m) override { incoming[{m.client_id, m.packet_id}] = m; }
-  void erase_incoming(const std::string& id, std::uint16_t pid) override { incoming.erase({id, pid}); }
+  void erase_delivery(const std::string& id, std::uint64_t seq) override {
+    deliveries.erase({id, seq});
+  }
+  void put_incoming(const db::incoming_record& m) override {
+    incoming[{m.client_id, m.packet_id}] = m;
+  }
+  void erase_incoming(const std::string& id, std::uint16_t pid) override {
+    incoming.erase({id, pid});
+  }
   void put_retained(const db::retained_record& r) override { retained[r.topic] = r; }
   void erase_retained(const std::string& t) override { retained.erase(t); }
   void put_will(const db::will_record& w) override { wills[w.client_id] = w; }
@@ -165,7 +176,8 @@ TEST(BrokerStore, QueuedMessagesAndSubscriptionsSurviveRestart) {
     n.packet(*sub, s);
     n.packet(*sub, mqtt::disconnect{});
     auto p = n.connect("pub", true, 0);
-    for (std::uint16_t i = 1; i <= 3; ++i) n.packet(*p, pub("t/x", std::to_string(i), qos::at_least_once, i));
+    for (std::uint16_t i = 1; i <= 3; ++i)
+      n.packet(*p, pub("t/x", std::to_string(i), qos::at_least_once, i));
     mqtt::publish r = pub("keep/me", "retained", qos::at_most_once, 0);
     r.retain = true;
     n.packet(*p, r);

@@ -1,11 +1,12 @@
 // The broker core without sockets: a fake link records what the broker sends, the codec
 // decodes it back, and each test checks the packets a client would have received.
+#include "broker/broker.hpp"
+
 #include <gtest/gtest.h>
 
 #include <deque>
 #include <memory>
 
-#include "broker/broker.hpp"
 #include "mqtt/codec.hpp"
 
 namespace natter::broker {
@@ -60,8 +61,8 @@ class BrokerTest : public ::testing::Test {
     return o;
   }
 
-  std::shared_ptr<fake_link> connect(const std::string& id, version v = version::v5, bool clean = true,
-                                     std::uint32_t expiry = 0) {
+  std::shared_ptr<fake_link> connect(const std::string& id, version v = version::v5,
+                                     bool clean = true, std::uint32_t expiry = 0) {
     auto l = std::make_shared<fake_link>(v);
     core_.on_open(l);
     mqtt::connect c;
@@ -88,8 +89,8 @@ class BrokerTest : public ::testing::Test {
     ASSERT_TRUE(std::holds_alternative<mqtt::suback>(got[0]));
   }
 
-  void publish(fake_link& l, const std::string& topic, const std::string& payload, qos q = qos::at_most_once,
-               std::uint16_t id = 0) {
+  void publish(fake_link& l, const std::string& topic, const std::string& payload,
+               qos q = qos::at_most_once, std::uint16_t id = 0) {
     mqtt::publish p;
     p.topic = topic;
     p.payload = payload;
@@ -133,7 +134,8 @@ TEST_F(BrokerTest, InflightWindowQueuesInOrder) {  // Receive Maximum, ordering 
   auto sub = connect("sub");
   subscribe(*sub, "t", qos::at_least_once);
   auto pub = connect("pub");
-  for (int i = 0; i < 4; ++i) publish(*pub, "t", std::to_string(i), qos::at_least_once, static_cast<std::uint16_t>(i + 1));
+  for (int i = 0; i < 4; ++i)
+    publish(*pub, "t", std::to_string(i), qos::at_least_once, static_cast<std::uint16_t>(i + 1));
   auto first = publishes(sub->take());
   ASSERT_EQ(first.size(), 2u);  // window of 2
   EXPECT_EQ(first[0].payload, "0");
@@ -168,7 +170,8 @@ TEST_F(BrokerTest, ReconnectResendsUnackedWithDup) {  // [MQTT-4.4.0-1]
   EXPECT_EQ(resent.packet_id, got[0].packet_id);
 }
 
-TEST_F(BrokerTest, OverlappingSubscriptionsDeliverOnceWithAllIds) {  // [MQTT-3.3.4-2], [MQTT-3.3.4-3]
+TEST_F(BrokerTest,
+       OverlappingSubscriptionsDeliverOnceWithAllIds) {  // [MQTT-3.3.4-2], [MQTT-3.3.4-3]
   auto sub = connect("sub");
   subscribe(*sub, "a/+", qos::at_most_once, 1);
   subscribe(*sub, "a/#", qos::at_least_once, 2);
@@ -221,7 +224,8 @@ TEST_F(BrokerTest, QueueBoundDropsBeyondMaxQueued) {
   subscribe(*sub, "t", qos::at_least_once);
   core_.on_packet(sub.get(), mqtt::disconnect{});
   auto pub = connect("pub");
-  for (int i = 0; i < 8; ++i) publish(*pub, "t", std::to_string(i), qos::at_least_once, static_cast<std::uint16_t>(i + 1));
+  for (int i = 0; i < 8; ++i)
+    publish(*pub, "t", std::to_string(i), qos::at_least_once, static_cast<std::uint16_t>(i + 1));
   auto back = std::make_shared<fake_link>(version::v311);
   core_.on_open(back);
   mqtt::connect c;
@@ -261,7 +265,8 @@ TEST_F(BrokerTest, TopicAliasOutboundSendsTopicOnce) {  // [MQTT-3.3.2-12]
   EXPECT_EQ(got[1].props.topic_alias, got[0].props.topic_alias);
 }
 
-TEST_F(BrokerTest, RetainedReplacedClearedAndMatchedByWildcard) {  // [MQTT-3.3.1-5], [MQTT-3.3.1-10]
+TEST_F(BrokerTest,
+       RetainedReplacedClearedAndMatchedByWildcard) {  // [MQTT-3.3.1-5], [MQTT-3.3.1-10]
   auto pub = connect("pub");
   mqtt::publish p;
   p.retain = true;
