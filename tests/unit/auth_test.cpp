@@ -602,8 +602,17 @@ TEST(Acl, ShippedDefaultAclLoads) {
   if (!fs::exists(p)) GTEST_SKIP() << p << " not found";
   const auto r = auth::acl_db::load(p.string());
   ASSERT_TRUE(r.has_value()) << r.error().message;
-  EXPECT_TRUE(r->warnings().empty());
+  // The one pattern without %u/%c is deliberate: every user reads aggregate presence.
+  ASSERT_EQ(r->warnings().size(), 1u);
+  EXPECT_NE(r->warnings()[0].find("presence/+"), std::string::npos);
   EXPECT_TRUE(r->check("alice", "web-1", "chat/alice/inbox/m1", R));
   EXPECT_FALSE(r->check("alice", "web-1", "chat/bob/inbox/m1", R));
   EXPECT_FALSE(r->check(anonymous, "web-1", "chat/alice/inbox/m1", R));
+  EXPECT_TRUE(r->check("alice", "web-1", "chat/alice/outbox", W));
+  EXPECT_FALSE(r->check("alice", "web-1", "chat/bob/outbox", W));
+  EXPECT_FALSE(r->check("alice", "web-1", "chat/bob/inbox/m1", W));
+  EXPECT_TRUE(r->check("alice", "web-1", "presence/alice/web-1", W));
+  EXPECT_FALSE(r->check("alice", "web-1", "presence/bob/web-1", W));
+  EXPECT_FALSE(r->check("alice", "web-1", "presence/alice", W));
+  EXPECT_TRUE(r->check("alice", "web-1", "presence/bob", R));
 }
