@@ -31,7 +31,7 @@ password_file $dir/passwd
 
 persistence true
 persistence_location $dir/
-persistence_sync batch
+persistence_sync always
 CONF
 fi
 if [ ! -f "$dir/passwd" ]; then

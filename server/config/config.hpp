@@ -144,7 +144,7 @@ struct server_config {
   std::filesystem::path persistence_location;  // empty: the working directory
   std::string persistence_file = "natter.db";
   std::chrono::seconds autosave_interval{1800};
-  sync_mode persistence_sync = sync_mode::batch;
+  sync_mode persistence_sync = sync_mode::always;
 
   // Behaviour.
   bool retain_available = true;

@@ -135,7 +135,7 @@ TEST(ConfigDefaults, GlobalDefaults) {
   EXPECT_EQ(c.persistence_file, "natter.db");
   EXPECT_EQ(cfg::persistence_path(c), fs::path("natter.db"));
   EXPECT_EQ(c.autosave_interval, 1800s);
-  EXPECT_EQ(c.persistence_sync, cfg::sync_mode::batch);
+  EXPECT_EQ(c.persistence_sync, cfg::sync_mode::always);
   EXPECT_TRUE(c.retain_available);
   EXPECT_TRUE(c.check_retain_source);
   EXPECT_EQ(c.sys_interval, 10s);
