@@ -693,9 +693,11 @@ void broker::handle_pubrel(connection& c, const mqtt::pubrel& p) {
     store_->erase_incoming(s.client_id, p.packet_id);
     store_dirty_ = true;
   }
-  send(c, mqtt::pubcomp{p.packet_id,
-                        known ? reason_code::success : reason_code::packet_identifier_not_found,
-                        {}});
+  // Not before the id is forgotten durably: the client reuses the id once it sees PUBCOMP,
+  // and a stale id restored after a crash would swallow that next message as a duplicate.
+  send_when_durable(c, mqtt::pubcomp{p.packet_id,
+                                     known ? reason_code::success : reason_code::packet_identifier_not_found,
+                                     {}});
 }
 
 void broker::handle_pubcomp(connection& c, const mqtt::pubcomp& p) {
