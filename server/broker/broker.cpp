@@ -911,6 +911,22 @@ void broker::pump(session& s) {
       send_publish(s, d, 0, false);
     } else {
       const auto id = next_packet_id(s);
+      if (d.seq && store_ && d.qos == qos::exactly_once) {
+        // A stored QoS 2 delivery leaves only once its packet id is durable: sent earlier, a
+        // crash would bring it back as queued and resend it under a new id, which the
+        // subscriber could not tell from a new message.
+        store_->set_delivery_state(s.client_id, d.seq, id, false);
+        s.inflight.push_back({id, std::move(d), false});
+        store_->after_durable([this, client = s.client_id, id] {
+          auto it = sessions_.find(client);
+          if (it == sessions_.end() || !it->second->conn) return;  // resent with DUP on reconnect
+          session& ss = *it->second;
+          auto f = find_inflight(ss.inflight.begin(), ss.inflight.end(), id);
+          if (f != ss.inflight.end() && !f->released && f->d.msg) send_publish(ss, f->d, id, false);
+        });
+        store_dirty_ = false;
+        continue;
+      }
       if (send_publish(s, d, id, false)) {
         if (d.seq && store_) {
           store_->set_delivery_state(s.client_id, d.seq, id, false);
