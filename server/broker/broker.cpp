@@ -100,14 +100,16 @@ void broker::send_when_durable(connection& c, mqtt::packet p) {
   if (!store_ || (!store_dirty_ && c.acks_waiting == 0)) return send(c, p);
   ++c.acks_waiting;
   std::weak_ptr<link> weak = c.net;
-  store_->after_durable([this, weak, p = std::move(p)] {
-    auto l = weak.lock();
-    if (!l) return;
-    auto it = connections_.find(l.get());
-    if (it == connections_.end()) return;
-    --it->second->acks_waiting;
-    send(*it->second, p);
-  });
+  store_->after_durable(
+      [this, weak, p = std::move(p), pumps = std::exchange(pump_when_durable_, {})] {
+        pump_sessions(pumps);
+        auto l = weak.lock();
+        if (!l) return;
+        auto it = connections_.find(l.get());
+        if (it == connections_.end()) return;
+        --it->second->acks_waiting;
+        send(*it->second, p);
+      });
   store_dirty_ = false;  // the callback closes this group
 }
 
@@ -145,9 +147,21 @@ store::wall_clock::time_point broker::to_wall(clock::time_point t) const {
 }
 
 void broker::end_event() {
-  if (!store_ || !store_dirty_) return;
-  store_->after_durable(nullptr);  // everything this event queued commits as one
+  if (!store_ || (!store_dirty_ && pump_when_durable_.empty())) return;
+  if (pump_when_durable_.empty()) {
+    store_->after_durable(nullptr);  // everything this event queued commits as one
+  } else {
+    store_->after_durable(
+        [this, pumps = std::exchange(pump_when_durable_, {})] { pump_sessions(pumps); });
+  }
   store_dirty_ = false;
+}
+
+void broker::pump_sessions(const std::vector<std::string>& client_ids) {
+  for (const auto& id : client_ids) {
+    auto it = sessions_.find(id);
+    if (it != sessions_.end()) pump(*it->second);
+  }
 }
 
 void broker::store_session(const session& s) {
@@ -683,7 +697,9 @@ void broker::handle_pubrec(connection& c, const mqtt::pubrec& p) {
   }
   it->released = true;
   it->d.msg = nullptr;  // the message is the receiver's now; only the id remains [MQTT-4.3.3-?]
-  send(c, mqtt::pubrel{p.packet_id, reason_code::success, {}});
+  // Not before "released" is durable: after a crash we would resend the PUBLISH, which the
+  // receiver, having completed the flow, takes for a new message [MQTT-4.3.3-6].
+  send_when_durable(c, mqtt::pubrel{p.packet_id, reason_code::success, {}});
 }
 
 void broker::handle_pubrel(connection& c, const mqtt::pubrel& p) {
@@ -695,9 +711,10 @@ void broker::handle_pubrel(connection& c, const mqtt::pubrel& p) {
   }
   // Not before the id is forgotten durably: the client reuses the id once it sees PUBCOMP,
   // and a stale id restored after a crash would swallow that next message as a duplicate.
-  send_when_durable(c, mqtt::pubcomp{p.packet_id,
-                                     known ? reason_code::success : reason_code::packet_identifier_not_found,
-                                     {}});
+  send_when_durable(
+      c, mqtt::pubcomp{p.packet_id,
+                       known ? reason_code::success : reason_code::packet_identifier_not_found,
+                       {}});
 }
 
 void broker::handle_pubcomp(connection& c, const mqtt::pubcomp& p) {
@@ -856,11 +873,10 @@ void broker::deliver(session& s, delivery d) {
     // publisher resend and this subscriber receive it twice.
     if (enqueue(s, std::move(d))) {
       store_delivery(s, s.queue.back(), 0, false);
-      store_->after_durable([this, id = s.client_id] {
-        auto it = sessions_.find(id);
-        if (it != sessions_.end()) pump(*it->second);
-      });
-      store_dirty_ = false;
+      // Pumped when the whole event is durable: an after_durable() here would close the
+      // group in the middle of handle_publish, before the incoming id is stored, and a
+      // crash between the two commits would deliver the client's resent PUBLISH twice.
+      pump_when_durable_.push_back(s.client_id);
     }
     return;
   }
@@ -909,24 +925,31 @@ void broker::pump(session& s) {
     }
     if (d.qos == qos::at_most_once) {
       send_publish(s, d, 0, false);
+    } else if (d.seq && store_ && d.qos == qos::exactly_once) {
+      // Sent only once its packet id is durable: restored without it after a crash, it would
+      // go out again under another id, which the receiver cannot tell from a new message.
+      const auto id = next_packet_id(s);
+      store_->set_delivery_state(s.client_id, d.seq, id, false);
+      s.inflight.push_back({id, std::move(d), false});
+      std::weak_ptr<link> weak = s.conn->net;
+      store_->after_durable([this, weak, cid = s.client_id, id] {
+        auto l = weak.lock();
+        auto it = sessions_.find(cid);
+        if (!l || it == sessions_.end() || !it->second->conn ||
+            it->second->conn->net.get() != l.get())
+          return;
+        session& ss = *it->second;  // same connection: not resent on a reconnect meanwhile
+        auto f = find_inflight(ss.inflight.begin(), ss.inflight.end(), id);
+        if (f == ss.inflight.end() || f->released || !f->d.msg) return;
+        if (!send_publish(ss, f->d, id, false)) {
+          stored_delivery_done(ss, f->d);
+          ss.inflight.erase(f);
+          pump(ss);
+        }
+      });
+      store_dirty_ = false;
     } else {
       const auto id = next_packet_id(s);
-      if (d.seq && store_ && d.qos == qos::exactly_once) {
-        // A stored QoS 2 delivery leaves only once its packet id is durable: sent earlier, a
-        // crash would bring it back as queued and resend it under a new id, which the
-        // subscriber could not tell from a new message.
-        store_->set_delivery_state(s.client_id, d.seq, id, false);
-        s.inflight.push_back({id, std::move(d), false});
-        store_->after_durable([this, client = s.client_id, id] {
-          auto it = sessions_.find(client);
-          if (it == sessions_.end() || !it->second->conn) return;  // resent with DUP on reconnect
-          session& ss = *it->second;
-          auto f = find_inflight(ss.inflight.begin(), ss.inflight.end(), id);
-          if (f != ss.inflight.end() && !f->released && f->d.msg) send_publish(ss, f->d, id, false);
-        });
-        store_dirty_ = false;
-        continue;
-      }
       if (send_publish(s, d, id, false)) {
         if (d.seq && store_) {
           store_->set_delivery_state(s.client_id, d.seq, id, false);

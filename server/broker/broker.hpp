@@ -96,6 +96,7 @@ class broker {
   std::size_t subscription_count() const { return subscriptions_.size(); }
 
  private:
+  void pump_sessions(const std::vector<std::string>& client_ids);
   using reason_code = mqtt::reason_code;
 
   void handle(connection& c, mqtt::packet&& p);
@@ -159,7 +160,8 @@ class broker {
   std::unordered_map<session*, fanout_entry> fanout_;  // route()'s scratch, kept for its buckets
   clock::time_point next_retained_purge_{};
   store::store* store_ = nullptr;
-  bool store_dirty_ = false;  // ops queued since the last end_event()
+  bool store_dirty_ = false;                    // ops queued since the last end_event()
+  std::vector<std::string> pump_when_durable_;  // sessions to pump once this event is durable
 };
 
 }  // namespace natter::broker
