@@ -36,7 +36,7 @@ import unittest
 
 import harness
 import rawmqtt as mq
-from harness import (HOST, IS_MOSQUITTO, QUIET, V5, WAIT, Broker, BrokerTest, Client, Closed,
+from harness import (HOST, IS_MOSQUITTO, V5, WAIT, MessageInbox, Broker, BrokerTest, Client, Closed,
                      RawClient, close_after_disconnect, free_port)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -481,7 +481,7 @@ class NodeMessage:
         return f"<NodeMessage {self.topic!r} {self.payload[:40]!r} q{self.qos} r{int(self.retain)}>"
 
 
-class NodeClient:
+class NodeClient(MessageInbox):
     """An MQTT.js client in its own node process (node/wsclient.js), with the
     methods of harness.Client that the tests use: subscribe, publish, recv,
     recv_n, drain, expect_nothing, disconnect (DISCONNECT), drop (SIGKILL: the
@@ -601,37 +601,8 @@ class NodeClient:
                               payload=base64.b64encode(_b(payload)).decode()),
                     f"PUBLISH {topic} q{qos}", timeout)
 
-    def recv(self, timeout=WAIT):
-        try:
-            return self.messages.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"no message within {timeout}s: " + self.diagnostics()) from None
-
-    def recv_n(self, n, timeout=WAIT):
-        deadline = time.monotonic() + timeout
-        out = []
-        while len(out) < n:
-            try:
-                out.append(self.messages.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                raise AssertionError(f"got {len(out)} of {n} messages within {timeout}s: {out}; "
-                                     + self.diagnostics()) from None
-        return out
-
-    def drain(self, quiet=QUIET):
-        out = []
-        while True:
-            try:
-                out.append(self.messages.get(timeout=quiet))
-            except queue.Empty:
-                return out
-
-    def expect_nothing(self, quiet=QUIET):
-        try:
-            m = self.messages.get(timeout=quiet)
-        except queue.Empty:
-            return
-        raise AssertionError(f"{self.client_id}: unexpected message {m}")
+    def _inbox_detail(self):
+        return ": " + self.diagnostics()
 
     def disconnect(self, timeout=WAIT):
         self._reply(self._cmd(cmd="end"), "end (DISCONNECT)", timeout)

@@ -342,7 +342,52 @@ def make_props(packet_type, d):
     return p
 
 
-class Client:
+class MessageInbox:
+    """recv/recv_n/drain/expect_nothing over self.messages (a queue.Queue that a client's
+    receive loop fills), shared by every client wrapper. _inbox_detail() adds what a
+    failure message should show about the client."""
+
+    def _inbox_detail(self):
+        return ""
+
+    def recv(self, timeout=WAIT):
+        try:
+            return self.messages.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"{self.client_id}: no message within {timeout}s"
+                                 + self._inbox_detail()) from None
+
+    def recv_n(self, n, timeout=WAIT):
+        """n messages, the whole batch within timeout."""
+        deadline = time.monotonic() + timeout
+        out = []
+        while len(out) < n:
+            try:
+                out.append(self.messages.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                raise AssertionError(f"{self.client_id}: got {len(out)} of {n} messages "
+                                     f"within {timeout}s: {out[-3:]}"
+                                     + self._inbox_detail()) from None
+        return out
+
+    def drain(self, quiet=QUIET):
+        """Everything that arrives until nothing has come for `quiet` seconds."""
+        out = []
+        while True:
+            try:
+                out.append(self.messages.get(timeout=quiet))
+            except queue.Empty:
+                return out
+
+    def expect_nothing(self, quiet=QUIET):
+        try:
+            m = self.messages.get(timeout=quiet)
+        except queue.Empty:
+            return
+        raise AssertionError(f"{self.client_id}: unexpected message {m}")
+
+
+class Client(MessageInbox):
     """A paho client driven by our own loop thread (not loop_start: paho's
     loop_forever reconnects on its own, which would fight takeover tests).
 
@@ -504,40 +549,6 @@ class Client:
                 raise AssertionError(f"{self.client_id}: publish to {topic} not acknowledged "
                                      f"within {timeout}s")
         return info
-
-    def recv(self, timeout=WAIT):
-        try:
-            return self.messages.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"{self.client_id}: no message within {timeout}s") from None
-
-    def recv_n(self, n, timeout=WAIT):
-        """n messages, the whole batch within timeout."""
-        deadline = time.monotonic() + timeout
-        out = []
-        while len(out) < n:
-            try:
-                out.append(self.messages.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                raise AssertionError(f"{self.client_id}: got {len(out)} of {n} messages "
-                                     f"within {timeout}s: {out[-3:]}") from None
-        return out
-
-    def drain(self, quiet=QUIET):
-        """Everything that arrives until nothing has come for `quiet` seconds."""
-        out = []
-        while True:
-            try:
-                out.append(self.messages.get(timeout=quiet))
-            except queue.Empty:
-                return out
-
-    def expect_nothing(self, quiet=QUIET):
-        try:
-            m = self.messages.get(timeout=quiet)
-        except queue.Empty:
-            return
-        raise AssertionError(f"{self.client_id}: unexpected message {m}")
 
     def wait_disconnect(self, timeout=WAIT):
         """rc of the disconnect paho saw (v5: the server's DISCONNECT reason code,

@@ -121,6 +121,12 @@ struct node {  // one broker "process"
     core.end_event();
     return l;
   }
+  void subscribe(fake_link& l, const std::string& filter, qos q) {
+    mqtt::subscribe s;
+    s.packet_id = 1;
+    s.subscriptions.push_back({filter, q});
+    packet(l, s);
+  }
   void packet(fake_link& l, mqtt::packet p) {
     core.on_packet(&l, std::move(p));
     core.end_event();
@@ -149,10 +155,7 @@ TEST(BrokerStore, PubackWaitsForTheStore) {
   memory_store st;
   node n(st);
   auto sub = n.connect("sub", true, 3600);
-  mqtt::subscribe s;
-  s.packet_id = 1;
-  s.subscriptions.push_back({"t", qos::at_least_once});
-  n.packet(*sub, s);
+  n.subscribe(*sub, "t", qos::at_least_once);
   n.packet(*sub, mqtt::disconnect{});
   auto p = n.connect("pub", true, 0);
   p->take();
@@ -170,10 +173,7 @@ TEST(BrokerStore, QueuedMessagesAndSubscriptionsSurviveRestart) {
   {
     node n(st);
     auto sub = n.connect("sub", true, 3600);
-    mqtt::subscribe s;
-    s.packet_id = 1;
-    s.subscriptions.push_back({"t/+", qos::at_least_once});
-    n.packet(*sub, s);
+    n.subscribe(*sub, "t/+", qos::at_least_once);
     n.packet(*sub, mqtt::disconnect{});
     auto p = n.connect("pub", true, 0);
     for (std::uint16_t i = 1; i <= 3; ++i)
@@ -215,10 +215,7 @@ TEST(BrokerStore, Qos2PacketIdSurvivesRestartSoNoSecondDelivery) {  // exactly o
   {
     node n(st);
     auto sub = n.connect("sub", true, 3600);
-    mqtt::subscribe s;
-    s.packet_id = 1;
-    s.subscriptions.push_back({"q", qos::exactly_once});
-    n.packet(*sub, s);
+    n.subscribe(*sub, "q", qos::exactly_once);
     n.packet(*sub, mqtt::disconnect{});
     auto p = n.connect("pub", true, 3600);
     n.packet(*p, pub("q", "once", qos::exactly_once, 5));
@@ -244,10 +241,7 @@ TEST(BrokerStore, AckedDeliveryIsForgotten) {
   memory_store st;
   node n(st);
   auto sub = n.connect("sub", true, 3600);
-  mqtt::subscribe s;
-  s.packet_id = 1;
-  s.subscriptions.push_back({"t", qos::at_least_once});
-  n.packet(*sub, s);
+  n.subscribe(*sub, "t", qos::at_least_once);
   auto p = n.connect("pub", true, 0);
   n.packet(*p, pub("t", "m", qos::at_least_once, 1));
   st.release();
