@@ -8,20 +8,24 @@ want=${1:-build}
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-system1.81-dev libssl-dev libprotobuf-dev protobuf-compiler libsqlite3-dev
-  libspdlog-dev libfmt-dev libcli11-dev libsystemd-dev
+  libspdlog-dev libfmt-dev libcli11-dev libsystemd-dev libncurses-dev
 )
 test_pkgs=(
   googletest libgtest-dev
   python3 python3-paho-mqtt python3-protobuf
-  mosquitto mosquitto-clients openssl procps
+  mosquitto mosquitto-clients openssl procps tmux
+  chromium
+  systemd  # systemd-analyze checks the unit in the .deb test (no running systemd needed)
+  clang-14 libclang-rt-14-dev  # fuzz/: libFuzzer and its sanitizer runtimes
 )
-# Node.js for MQTT.js in the WebSocket tests: Debian's nodejs 18 + npm, unless a node is
-# already on PATH (a newer one installed some other way is fine).
+# Node.js builds the browser client (web-client/) and runs MQTT.js and Playwright in the
+# tests: Debian's nodejs 18 + npm, unless a node is already on PATH (a newer one installed
+# some other way is fine).
 pkgs=("${build_pkgs[@]}")
 if [ "$want" = test ]; then
   pkgs+=("${test_pkgs[@]}")
-  command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 fi
+command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh test
 npm ci --prefix tests/integration/node --no-audit --no-fund --loglevel=error
+bash web-client/build.sh  # web-client/dist, which the browser tests load from natter-server
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 jobs=$(nproc)
 
 build() {  # build DIR CMAKE_ARGS...

@@ -1,5 +1,7 @@
 #include "authenticator.hpp"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -109,6 +111,17 @@ const authenticator::scope& authenticator::scope_of(std::size_t listener) const 
 std::shared_ptr<const broker::client_policy> authenticator::make_policy(
     const files& f, std::optional<std::string_view> user, std::string_view client_id) const {
   return std::make_shared<acl_policy>(f.acl->for_client(user, client_id));
+}
+
+std::vector<std::string> authenticator::known_users() const {
+  std::lock_guard lk(mutex_);
+  std::vector<std::string> users;
+  for (const auto& s : scopes_)
+    if (s.current.passwords)
+      for (auto& u : s.current.passwords->usernames()) users.push_back(std::move(u));
+  std::sort(users.begin(), users.end());
+  users.erase(std::unique(users.begin(), users.end()), users.end());
+  return users;
 }
 
 std::shared_ptr<const broker::client_policy> authenticator::policy_for(

@@ -43,6 +43,9 @@ class authenticator final : public broker::hooks {
   void authenticate(const broker::auth_request& req,
                     std::function<void(broker::auth_result)> done) override;
 
+  // Every user in the password files now (the chat service's directory).
+  std::vector<std::string> known_users() const;
+
   // The rules for a client, for refresh after a reload.
   std::shared_ptr<const broker::client_policy> policy_for(const broker::session_info& who) const;
 

@@ -32,8 +32,9 @@ broker::broker_options broker_options_from(const config::server_config& cfg) {
 
 server::server(asio::io_context& ioc, config::server_config cfg) : ioc_(ioc), cfg_(std::move(cfg)) {
   auth_ = std::make_unique<authenticator>(cfg_);
+  hooks_ = std::make_unique<app_hooks>(*auth_);
   broker_ = std::make_unique<broker::broker_service>(ioc.get_executor(), broker_options_from(cfg_),
-                                                     *auth_);
+                                                     *hooks_);
   if (cfg_.persistence) {
     const auto path = config::persistence_path(cfg_);
     store::sqlite_store_options so;
@@ -54,6 +55,7 @@ server::server(asio::io_context& ioc, config::server_config cfg) : ioc_(ioc), cf
                  config::to_string(cfg_.persistence_sync));
     broker_->attach_store(*store_, std::move(snap));
   }
+  if (cfg_.chat_enabled) start_chat();
   broker_->start();
 
   for (std::size_t i = 0; i < cfg_.listeners.size(); ++i) {
@@ -94,6 +96,26 @@ server::server(asio::io_context& ioc, config::server_config cfg) : ioc_(ioc), cf
 
 server::~server() = default;
 
+void server::start_chat() {
+  auto defer = [svc = broker_.get()](std::function<void()> fn) { svc->post(std::move(fn)); };
+  store::chat_store* history = store_.get();
+  if (!history) {
+    memory_chat_ = std::make_unique<chat::memory_chat_store>(defer);
+    history = memory_chat_.get();
+  }
+  const auto snap = history->load_chat(10000);
+  chat_ = std::make_unique<chat::chat_service>(
+      *history, snap, [svc = broker_.get()](broker::message_ptr m) { svc->core().publish(m); });
+  hooks_->set_chat(chat_.get());
+  broker_->run([chat = chat_.get(), users = auth_->known_users()](broker::broker& b) {
+    std::vector<broker::message_ptr> retained;
+    b.for_each_retained("presence/+", [&](const broker::message_ptr& m) { retained.push_back(m); });
+    chat->start(retained, users);
+  });
+  spdlog::info("chat service on ({} known users, history {})", auth_->known_users().size(),
+               store_ ? "in the store" : "in memory only");
+}
+
 void server::stop() {
   auth_->shutdown();  // no password check may finish after the broker is gone
   for (auto& b : listeners_) b.l->stop();
@@ -102,9 +124,12 @@ void server::stop() {
 
 void server::reload() {
   auto revoked = auth_->reload();
-  broker_->run([auth = auth_.get(), revoked = std::move(revoked)](broker::broker& b) {
+  broker_->run([hooks = hooks_.get(), chat = chat_.get(), users = auth_->known_users(),
+                revoked = std::move(revoked)](broker::broker& b) {
     if (!revoked.empty()) b.disconnect_users(revoked);
-    b.refresh_policies([auth](const broker::session_info& who) { return auth->policy_for(who); });
+    b.refresh_policies(
+        [hooks](const broker::session_info& who) { return hooks->policy_for(who); });
+    if (chat) chat->add_known_users(users);
   });
   for (auto& b : listeners_) {
     const auto& l = cfg_.listeners[b.config_index];

@@ -6,8 +6,11 @@
 #include <memory>
 #include <vector>
 
+#include "app_hooks.hpp"
 #include "authenticator.hpp"
 #include "broker/broker_service.hpp"
+#include "chat/chat_service.hpp"
+#include "chat/memory_chat_store.hpp"
 #include "config/config.hpp"
 #include "store/sqlite_store.hpp"
 #include "transport/listener.hpp"
@@ -30,8 +33,14 @@ class server {
     std::shared_ptr<transport::listener> l;
   };
 
+  void start_chat();
+
   boost::asio::io_context& ioc_;
   config::server_config cfg_;
+  // The broker calls into these until it is gone: declared before it, destroyed after it.
+  std::unique_ptr<app_hooks> hooks_;
+  std::unique_ptr<chat::memory_chat_store> memory_chat_;  // chat history without persistence
+  std::unique_ptr<chat::chat_service> chat_;
   // Declared before auth_ so that it is destroyed after: the authenticator's pool calls
   // back into the broker until it is joined.
   std::unique_ptr<broker::broker_service> broker_;

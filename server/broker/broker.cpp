@@ -635,8 +635,10 @@ void broker::handle_publish(connection& c, mqtt::publish&& p) {
     rc = reason_code::not_authorized;
   } else {
     auto m = make_message(std::move(p), s.client_id, clock::now());
-    rc = hooks_.on_publish(info(s), *m);
-    if (!mqtt::is_failure(rc) && route(m, &s) == 0) rc = reason_code::no_matching_subscribers;
+    const auto verdict = hooks_.on_publish(info(s), *m);
+    rc = verdict.reason;
+    if (!mqtt::is_failure(rc) && verdict.route && route(m, &s) == 0)
+      rc = reason_code::no_matching_subscribers;
   }
   if (mqtt::is_failure(rc)) {
     spdlog::debug("publish from {} refused: {}", s.client_id, mqtt::to_string(rc));
@@ -819,6 +821,11 @@ void broker::handle_disconnect(connection& c, const mqtt::disconnect& p) {
 
 void broker::publish(message_ptr m) {
   route(m, nullptr);
+}
+
+void broker::for_each_retained(std::string_view filter,
+                               const std::function<void(const message_ptr&)>& fn) const {
+  retained_.match(filter, fn);
 }
 
 std::size_t broker::route(const message_ptr& m, const session* publisher) {

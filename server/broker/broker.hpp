@@ -88,6 +88,9 @@ class broker {
 
   // Publish from inside the server (wills, $SYS, the chat service).
   void publish(message_ptr m);
+  // The retained messages whose topics match `filter`.
+  void for_each_retained(std::string_view filter,
+                         const std::function<void(const message_ptr&)>& fn) const;
 
   const broker_stats& stats() const { return stats_; }
   std::size_t connection_count() const { return connections_.size(); }

@@ -33,6 +33,9 @@ class broker_service {
   void timeout(std::shared_ptr<link> l);
   void closed(std::shared_ptr<link> l);
 
+  // The core, for code already running on the strand (the chat service's publisher).
+  broker& core() noexcept { return core_; }
+
   // Runs fn(broker&) on the strand: for the chat service, $SYS, tests.
   template <class F>
   void run(F&& fn) {

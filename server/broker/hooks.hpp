@@ -41,6 +41,16 @@ class client_policy {
   virtual bool may_receive(std::string_view topic) const = 0;
 };
 
+// What on_publish decided about a client's PUBLISH.
+struct publish_verdict {
+  // A failure refuses the message: it is not routed, and a 5.0 client gets the code in its
+  // PUBACK/PUBREC (3.1.1 clients cannot be told; the message is dropped).
+  mqtt::reason_code reason = mqtt::reason_code::success;
+  // false: the hook consumed the message (it published whatever should follow itself), so
+  // it is not routed, and its acknowledgement is `reason` rather than "No matching subscribers".
+  bool route = true;
+};
+
 struct auth_result {
   mqtt::reason_code reason = mqtt::reason_code::success;
   // The identity to use from now on (e.g. from a client certificate); unset keeps the
@@ -59,10 +69,10 @@ class hooks {
     done({});
   }
 
-  // Before routing a client's PUBLISH: return a failure reason code to refuse it.
-  virtual mqtt::reason_code on_publish(const session_info&, message&) {
-    return mqtt::reason_code::success;
-  }
+  // Before routing a client's PUBLISH (after the ACL check). It may rewrite the message,
+  // refuse it, or consume it. Messages it publishes itself through broker::publish() are
+  // part of the same event: they are durable before the client's PUBACK/PUBREC goes out.
+  virtual publish_verdict on_publish(const session_info&, message&) { return {}; }
   virtual void on_client_connected(const session_info&) {}
   virtual void on_client_disconnected(const session_info&) {}
 };

@@ -163,7 +163,7 @@ struct server_config {
   std::chrono::seconds connect_timeout{10};
   std::uint32_t max_subscriptions_per_client = 0;
   std::uint32_t message_rate_limit = 0;  // PUBLISH per second per user
-  bool chat_enabled = true;
+  bool chat_enabled = false;  // reserves chat/ and presence/ (docs/protocol.md)
 
   // "FILE:LINE: message" for deprecated, ignored or overridden settings; log them at startup.
   std::vector<std::string> warnings;

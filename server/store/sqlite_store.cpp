@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <future>
+#include <limits>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -30,7 +31,7 @@ namespace {
 
 // Bumped whenever the tables change. A file with a higher number was written by a newer
 // natter: this build would misread it, or damage it by writing rows in the old shape.
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 // "NATT": tells our file from other SQLite databases (and `file natter.db` shows it).
 constexpr std::int32_t natter_application_id = 0x4e415454;
 
@@ -79,6 +80,31 @@ CREATE TABLE will (
 ) STRICT;
 )sql";
 
+// Version 2: the chat service's history and receipt watermarks (server/chat). A message's
+// conversation is (user_a, user_b) = its two users in order, so both directions share one
+// index range.
+constexpr const char* chat_schema_sql = R"sql(
+CREATE TABLE chat_message (
+  id               INTEGER PRIMARY KEY,  -- the server message id
+  sender           TEXT NOT NULL,
+  recipient        TEXT NOT NULL,
+  user_a           TEXT NOT NULL,        -- min(sender, recipient)
+  user_b           TEXT NOT NULL,        -- max(sender, recipient)
+  client_msg_id    TEXT NOT NULL,
+  server_at_ms     INTEGER NOT NULL,
+  body             BLOB NOT NULL         -- natter.chat.v1.ChatMessage as delivered
+) STRICT;
+CREATE INDEX chat_message_a ON chat_message (user_a, user_b, id);
+CREATE INDEX chat_message_b ON chat_message (user_b, user_a, id);
+CREATE TABLE chat_receipt (
+  reader           TEXT NOT NULL,
+  peer             TEXT NOT NULL,
+  kind             INTEGER NOT NULL,     -- 1 delivered, 2 read
+  up_to            INTEGER NOT NULL,
+  PRIMARY KEY (reader, peer, kind)
+) STRICT, WITHOUT ROWID;
+)sql";
+
 // The writer's cached statements; stmt_sql is indexed by these.
 enum stmt_id : std::size_t {
   begin_tx,
@@ -101,6 +127,8 @@ enum stmt_id : std::size_t {
   erase_retained_st,
   put_will_st,
   erase_will_st,
+  put_chat_message_st,
+  put_chat_receipt_st,
   stmt_count
 };
 
@@ -142,6 +170,10 @@ constexpr std::array<const char*, stmt_count> stmt_sql = {
     "ON CONFLICT (client_id) DO UPDATE SET "
     "publish = excluded.publish, fire_at = excluded.fire_at, expires_at = excluded.expires_at",
     "DELETE FROM will WHERE client_id = ?1",
+    "INSERT INTO chat_message (id, sender, recipient, user_a, user_b, client_msg_id, "
+    "server_at_ms, body) VALUES (?1, ?2, ?3, min(?2, ?3), max(?2, ?3), ?4, ?5, ?6)",
+    "INSERT INTO chat_receipt (reader, peer, kind, up_to) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (reader, peer, kind) DO UPDATE SET up_to = max(up_to, excluded.up_to)",
 };
 
 std::int64_t to_ns(wall_clock::time_point t) {
@@ -308,7 +340,8 @@ struct sqlite_store::op {
 
   std::variant<session_record, erase_session, subscription_record, erase_subscription,
                delivery_record, delivery_state, erase_delivery, incoming_record, erase_incoming,
-               retained_record, erase_retained, will_record, erase_will, callback, task>
+               retained_record, erase_retained, will_record, erase_will, chat_message_record,
+               chat_receipt_record, callback, task>
       v;
 
   bool is_mutation() const {
@@ -443,6 +476,7 @@ void sqlite_store::open_database() {
     exec("PRAGMA journal_mode = WAL");  // persistent, stored in the file header
     exec("BEGIN IMMEDIATE");
     exec(schema_sql);
+    exec(chat_schema_sql);
     exec(("PRAGMA application_id = " + std::to_string(natter_application_id)).c_str());
     exec(("PRAGMA user_version = " + std::to_string(schema_version)).c_str());
     exec("COMMIT");
@@ -462,7 +496,13 @@ void sqlite_store::open_database() {
     throw std::runtime_error("natter store " + path_.string() + ": unknown schema version " +
                              std::to_string(version) + ". Move the file aside to start empty.");
   }
-  // (Migrations from older schema versions go here, each in its own transaction.)
+  // Migrations from older schema versions, each in its own transaction.
+  if (version == 1) {
+    exec("BEGIN IMMEDIATE");
+    exec(chat_schema_sql);
+    exec("PRAGMA user_version = 2");
+    exec("COMMIT");
+  }
 
   const auto mode = query("PRAGMA journal_mode = WAL").second;
   if (mode != "wal")
@@ -544,6 +584,173 @@ void sqlite_store::erase_will(const std::string& client_id) {
 }
 void sqlite_store::after_durable(std::function<void()> fn) {
   enqueue(op{op::callback{std::move(fn)}});
+}
+
+// --- chat_store ---
+
+void sqlite_store::put_chat_message(const chat_message_record& m) {
+  enqueue(op{m});
+}
+void sqlite_store::put_chat_receipt(const chat_receipt_record& r) {
+  enqueue(op{r});
+}
+
+namespace {
+constexpr const char* chat_columns =
+    "SELECT id, sender, recipient, client_msg_id, server_at_ms, body FROM chat_message ";
+
+chat_message_record chat_row(sqlite3_stmt* st) {
+  chat_message_record m;
+  m.id = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
+  m.sender = column_text(st, 1);
+  m.recipient = column_text(st, 2);
+  m.client_msg_id = column_text(st, 3);
+  m.server_at_ms = sqlite3_column_int64(st, 4);
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(st, 5));
+  m.body.assign(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(st, 5)));
+  return m;
+}
+}  // namespace
+
+template <class Result, class Fn>
+void sqlite_store::read(Fn&& query, std::function<void(Result)> done) {
+  // Runs on the writer thread after everything queued before it is committed, so a read
+  // sees every write that preceded it. A failed read answers with an empty result (logged
+  // by the caller's absence of data; the store itself stays usable).
+  enqueue(op{op::task{[this, query = std::forward<Fn>(query), done = std::move(done)]() mutable {
+    Result r{};
+    try {
+      r = query();
+    } catch (const sqlite_failure&) {
+    } catch (const std::exception&) {
+    }
+    auto deliver = [r = std::move(r), done = std::move(done)]() mutable { done(std::move(r)); };
+    if (defer_)
+      defer_(std::move(deliver));
+    else
+      deliver();
+  }}});
+}
+
+template <class Row>
+void sqlite_store::select(const char* sql, const std::function<void(sqlite3_stmt*)>& bind,
+                          Row&& row) {
+  sqlite3_stmt* raw = nullptr;
+  const int prc = sqlite3_prepare_v2(db_, sql, -1, &raw, nullptr);
+  if (prc != SQLITE_OK) throw sqlite_failure{prc, sqlite3_errmsg(db_), "preparing a query"};
+  statement st(raw);
+  bind(st.get());
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) row(st.get());
+  if (rc != SQLITE_DONE) throw sqlite_failure{rc, sqlite3_errmsg(db_), "reading"};
+}
+
+void sqlite_store::read_history(chat_history_query q, std::function<void(chat_history_page)> done) {
+  read<chat_history_page>(
+      [this, q = std::move(q)] {
+        chat_history_page page;
+        const auto& [a, b] = std::minmax(q.user, q.peer);
+        const std::string sql =
+            std::string(chat_columns) +
+            "WHERE user_a = ?1 AND user_b = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4";
+        select(
+            sql.c_str(),
+            [&](sqlite3_stmt* st) {
+              binder(st).text(a).text(b).integer(
+                  q.before_id == 0 ? std::numeric_limits<std::int64_t>::max()
+                                   : static_cast<std::int64_t>(q.before_id))
+                  .integer(static_cast<std::int64_t>(q.limit) + 1);
+            },
+            [&](sqlite3_stmt* st) { page.messages.push_back(chat_row(st)); });
+        if (page.messages.size() > q.limit) {
+          page.messages.pop_back();
+          page.has_more = true;
+        }
+        return page;
+      },
+      std::move(done));
+}
+
+void sqlite_store::read_conversations(std::string user,
+                                      std::unordered_map<std::string, std::uint64_t> read_up_to,
+                                      std::function<void(std::vector<chat_conversation>)> done) {
+  read<std::vector<chat_conversation>>(
+      [this, user = std::move(user), marks = std::move(read_up_to)] {
+        std::vector<std::pair<std::string, std::int64_t>> peers;  // with their newest id
+        select(
+            "SELECT peer, max(id) AS last FROM ("
+            " SELECT user_b AS peer, id FROM chat_message WHERE user_a = ?1"
+            " UNION ALL"
+            " SELECT user_a AS peer, id FROM chat_message WHERE user_b = ?1 AND user_a <> ?1"
+            ") GROUP BY peer ORDER BY last DESC",
+            [&](sqlite3_stmt* st) { binder(st).text(user); },
+            [&](sqlite3_stmt* st) {
+              peers.emplace_back(column_text(st, 0), sqlite3_column_int64(st, 1));
+            });
+        std::vector<chat_conversation> out;
+        out.reserve(peers.size());
+        for (auto& [peer, last] : peers) {
+          chat_conversation c;
+          c.peer = peer;
+          const std::string sql = std::string(chat_columns) + "WHERE id = ?1";
+          select(
+              sql.c_str(), [&](sqlite3_stmt* st) { binder(st).integer(last); },
+              [&](sqlite3_stmt* st) { c.last = chat_row(st); });
+          if (peer != user) {
+            auto m = marks.find(peer);
+            const auto mark = m == marks.end() ? 0 : m->second;
+            const auto& [a, b] = std::minmax(user, peer);
+            select(
+                "SELECT count(*) FROM chat_message WHERE user_a = ?1 AND user_b = ?2 "
+                "AND sender = ?3 AND id > ?4",
+                [&](sqlite3_stmt* st) {
+                  binder(st).text(a).text(b).text(peer).integer(static_cast<std::int64_t>(mark));
+                },
+                [&](sqlite3_stmt* st) {
+                  c.unread = static_cast<std::uint32_t>(sqlite3_column_int64(st, 0));
+                });
+          }
+          out.push_back(std::move(c));
+        }
+        return out;
+      },
+      std::move(done));
+}
+
+chat_snapshot sqlite_store::load_chat(std::size_t recent) {
+  std::promise<chat_snapshot> result;
+  auto f = result.get_future();
+  const bool queued = enqueue(op{op::task{[&] {
+    try {
+      chat_snapshot snap;
+      select(
+          "SELECT coalesce(max(id), 0) FROM chat_message", [](sqlite3_stmt*) {},
+          [&](sqlite3_stmt* st) {
+            snap.max_id = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
+          });
+      const std::string sql = std::string(chat_columns) + "ORDER BY id DESC LIMIT ?1";
+      select(
+          sql.c_str(),
+          [&](sqlite3_stmt* st) { binder(st).integer(static_cast<std::int64_t>(recent)); },
+          [&](sqlite3_stmt* st) { snap.recent.push_back(chat_row(st)); });
+      select(
+          "SELECT reader, peer, kind, up_to FROM chat_receipt", [](sqlite3_stmt*) {},
+          [&](sqlite3_stmt* st) {
+            snap.receipts.push_back(chat_receipt_record{
+                column_text(st, 0), column_text(st, 1),
+                static_cast<receipt_kind>(sqlite3_column_int64(st, 2)),
+                static_cast<std::uint64_t>(sqlite3_column_int64(st, 3))});
+          });
+      result.set_value(std::move(snap));
+    } catch (const sqlite_failure& e) {
+      result.set_exception(std::make_exception_ptr(std::runtime_error(
+          "natter store " + path_.string() + ": loading the chat history: " + e.message)));
+    } catch (...) {
+      result.set_exception(std::current_exception());
+    }
+  }}});
+  if (!queued) throw std::logic_error("natter store " + path_.string() + ": load_chat() after stop()");
+  return f.get();
 }
 
 snapshot sqlite_store::load(wall_clock::time_point now) {
@@ -807,6 +1014,23 @@ void sqlite_store::apply(const op& o) {
           });
         } else if constexpr (std::is_same_v<T, op::erase_will>) {
           run(erase_will_st, [&](binder b) { b.text(r.client_id); });
+        } else if constexpr (std::is_same_v<T, chat_message_record>) {
+          run(put_chat_message_st, [&](binder b) {
+            b.integer(static_cast<std::int64_t>(r.id))
+                .text(r.sender)
+                .text(r.recipient)
+                .text(r.client_msg_id)
+                .integer(r.server_at_ms)
+                .blob(std::span(reinterpret_cast<const std::uint8_t*>(r.body.data()),
+                                r.body.size()));
+          });
+        } else if constexpr (std::is_same_v<T, chat_receipt_record>) {
+          run(put_chat_receipt_st, [&](binder b) {
+            b.text(r.reader)
+                .text(r.peer)
+                .integer(static_cast<std::int64_t>(r.kind))
+                .integer(static_cast<std::int64_t>(r.up_to));
+          });
         }
         // callback and task never get here (process() handles them).
       },

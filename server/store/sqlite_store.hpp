@@ -103,7 +103,7 @@ struct sqlite_store_stats {
   bool failed = false;
 };
 
-class sqlite_store final : public store {
+class sqlite_store final : public store, public chat_store {
  public:
   // Opens (creating if missing) the database at `path`, checks it, creates or validates the
   // schema and starts the writer thread. Throws std::runtime_error naming the file when it
@@ -152,6 +152,15 @@ class sqlite_store final : public store {
   void erase_will(const std::string& client_id) override;
   void after_durable(std::function<void()> fn) override;
 
+  void put_chat_message(const chat_message_record& m) override;
+  void put_chat_receipt(const chat_receipt_record& r) override;
+  void read_history(chat_history_query q, std::function<void(chat_history_page)> done) override;
+  void read_conversations(std::string user,
+                          std::unordered_map<std::string, std::uint64_t> read_up_to,
+                          std::function<void(std::vector<chat_conversation>)> done) override;
+  // Blocks like load(): call at start-up, not from the deferrer's strand.
+  chat_snapshot load_chat(std::size_t recent) override;
+
  private:
   struct op;  // one queued mutation, callback or writer-thread task (defined in the .cpp)
 
@@ -163,6 +172,12 @@ class sqlite_store final : public store {
   void dispatch(std::vector<std::function<void()>>& callbacks);
   void fail(const std::string& what);
   snapshot do_load(wall_clock::time_point now);
+  // Writer thread: runs `query` once the writes queued before it are committed, hands its
+  // result to `done` through the deferrer.
+  template <class Result, class Fn>
+  void read(Fn&& query, std::function<void(Result)> done);
+  template <class Row>
+  void select(const char* sql, const std::function<void(sqlite3_stmt*)>& bind, Row&& row);
   void exec(const char* sql);
   void step_reset(sqlite3_stmt* st, const char* what);
   [[noreturn]] void throw_error(int rc, std::string_view what) const;

@@ -23,6 +23,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace natter::store {
@@ -86,6 +87,76 @@ struct snapshot {
   std::vector<incoming_record> incoming;
   std::vector<retained_record> retained;
   std::vector<will_record> wills;
+};
+
+// --- The chat service's records (server/chat, docs/protocol.md) ---
+
+// One accepted chat message. `body` is the stamped natter.chat.v1.ChatMessage as the
+// service serialized it; the other fields are what the store indexes.
+struct chat_message_record {
+  std::uint64_t id = 0;
+  std::string sender;
+  std::string recipient;
+  std::string client_msg_id;
+  std::int64_t server_at_ms = 0;
+  std::string body;
+};
+
+enum class receipt_kind : std::uint8_t { delivered = 1, read = 2 };
+
+// A receipt watermark: `reader` got (or read) every message from `peer` with id <= up_to.
+struct chat_receipt_record {
+  std::string reader;
+  std::string peer;
+  receipt_kind kind = receipt_kind::delivered;
+  std::uint64_t up_to = 0;
+};
+
+struct chat_history_query {
+  std::string user;
+  std::string peer;
+  std::uint64_t before_id = 0;  // 0: from the newest
+  std::size_t limit = 50;
+};
+
+struct chat_history_page {
+  std::vector<chat_message_record> messages;  // newest first
+  bool has_more = false;
+};
+
+struct chat_conversation {
+  std::string peer;
+  chat_message_record last;
+  std::uint32_t unread = 0;  // from peer, above the user's read watermark
+};
+
+// What the chat service needs in memory at start-up.
+struct chat_snapshot {
+  std::uint64_t max_id = 0;
+  std::vector<chat_message_record> recent;  // the newest messages (de-duplication window)
+  std::vector<chat_receipt_record> receipts;
+};
+
+// The chat history. Writes follow the rules of `store` (queued, grouped with the broker
+// event they belong to, durable before that event's after_durable callbacks run). Reads
+// see every write queued before them and answer through the store's deferrer.
+class chat_store {
+ public:
+  virtual ~chat_store() = default;
+
+  virtual void put_chat_message(const chat_message_record& m) = 0;
+  // Raises the stored watermark; never lowers it.
+  virtual void put_chat_receipt(const chat_receipt_record& r) = 0;
+
+  virtual void read_history(chat_history_query q, std::function<void(chat_history_page)> done) = 0;
+  // Every conversation of `user`, most recent first. `read_up_to` maps a peer to the
+  // user's read watermark for them (absent: 0), for the unread counts.
+  virtual void read_conversations(std::string user,
+                                  std::unordered_map<std::string, std::uint64_t> read_up_to,
+                                  std::function<void(std::vector<chat_conversation>)> done) = 0;
+
+  // At start-up (blocking): the newest `recent` messages and every receipt.
+  virtual chat_snapshot load_chat(std::size_t recent) = 0;
 };
 
 class store {

@@ -176,6 +176,10 @@ class connection final : public broker::link,
   }
 
   void arm_timer(clock::time_point at) {
+    // A dead connection arms nothing: a keep-alive set by the broker after the peer left
+    // (it processes CONNECT after we saw EOF) would otherwise hold the io_context, and so
+    // a shutdown, for 1.5 x the keep-alive.
+    if (dead_) return;
     timer_.expires_at(at);
     timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
       if (ec) return;

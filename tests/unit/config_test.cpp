@@ -159,7 +159,7 @@ TEST(ConfigDefaults, GlobalDefaults) {
   EXPECT_EQ(c.connect_timeout, 10s);
   EXPECT_EQ(c.max_subscriptions_per_client, 0u);
   EXPECT_EQ(c.message_rate_limit, 0u);
-  EXPECT_TRUE(c.chat_enabled);
+  EXPECT_FALSE(c.chat_enabled);  // a drop-in broker claims no topics
 }
 
 TEST(ConfigFormat, CommentsBlankLinesAndWhitespace) {

@@ -213,7 +213,7 @@ TEST_F(StoreTest, NewStoreIsEmptyWalAndStrict) {
                                -1, &st, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 6);  // every table
+  EXPECT_EQ(sqlite3_column_int(st, 0), 8);  // every table
   sqlite3_finalize(st);
   sqlite3_close(db);
 }
@@ -750,7 +750,7 @@ TEST_F(StoreTest, OtherSqliteDatabaseIsRefused) {
 TEST_F(StoreTest, NewerSchemaIsRefused) {
   open();
   sqlite3* db = raw();
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 2", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   const auto what = open_error();
   EXPECT_NE(what.find(path_.string()), std::string::npos) << what;
@@ -886,3 +886,92 @@ INSTANTIATE_TEST_SUITE_P(Policies, CrashTest,
                          policy_name);
 
 }  // namespace
+
+// --- chat_store (server/chat's history) ---
+
+namespace {
+natter::store::chat_message_record chat_msg(std::uint64_t id, std::string from, std::string to) {
+  return {id, from, to, "c" + std::to_string(id), 1000 + static_cast<std::int64_t>(id),
+          "body " + std::to_string(id) + std::string(1, '\0') + "binary"};
+}
+
+// Runs an asynchronous read and waits for its answer (delivered on the writer thread: no
+// deferrer).
+template <class Result, class Start>
+Result await_read(Start&& start) {
+  std::promise<Result> p;
+  auto f = p.get_future();
+  start([&](Result r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+}  // namespace
+
+TEST_F(StoreTest, ChatHistoryPagesNewestFirstPerConversation) {
+  auto s = open();
+  // alice<->bob: 1, 2, 4, 5, 7; alice<->carol: 3, 6; bob->bob (note to self): 8.
+  for (auto [id, from, to] : std::vector<std::tuple<int, const char*, const char*>>{
+           {1, "alice", "bob"}, {2, "bob", "alice"}, {3, "carol", "alice"}, {4, "alice", "bob"},
+           {5, "alice", "bob"}, {6, "alice", "carol"}, {7, "bob", "alice"}, {8, "bob", "bob"}})
+    s->put_chat_message(chat_msg(static_cast<std::uint64_t>(id), from, to));
+  auto ids = [](const natter::store::chat_history_page& p) {
+    std::vector<std::uint64_t> out;
+    for (const auto& m : p.messages) out.push_back(m.id);
+    return out;
+  };
+  using page = natter::store::chat_history_page;
+  auto p1 = await_read<page>([&](auto done) { s->read_history({"bob", "alice", 0, 3}, done); });
+  EXPECT_EQ(ids(p1), (std::vector<std::uint64_t>{7, 5, 4}));
+  EXPECT_TRUE(p1.has_more);
+  EXPECT_EQ(p1.messages[0].body, chat_msg(7, "bob", "alice").body);  // binary-safe
+  EXPECT_EQ(p1.messages[0].sender, "bob");
+  auto p2 = await_read<page>([&](auto done) { s->read_history({"alice", "bob", 4, 3}, done); });
+  EXPECT_EQ(ids(p2), (std::vector<std::uint64_t>{2, 1}));
+  EXPECT_FALSE(p2.has_more);
+  auto self = await_read<page>([&](auto done) { s->read_history({"bob", "bob", 0, 50}, done); });
+  EXPECT_EQ(ids(self), (std::vector<std::uint64_t>{8}));
+  auto none = await_read<page>([&](auto done) { s->read_history({"dave", "alice", 0, 50}, done); });
+  EXPECT_TRUE(none.messages.empty());
+
+  using list = std::vector<natter::store::chat_conversation>;
+  auto convs = await_read<list>(
+      [&](auto done) { s->read_conversations("alice", {{"bob", 2}}, done); });
+  ASSERT_EQ(convs.size(), 2u);
+  EXPECT_EQ(convs[0].peer, "bob");  // most recent (7) first
+  EXPECT_EQ(convs[0].last.id, 7u);
+  EXPECT_EQ(convs[0].unread, 1u);  // 7 from bob above the mark 2
+  EXPECT_EQ(convs[1].peer, "carol");
+  EXPECT_EQ(convs[1].unread, 1u);  // 3, nothing read
+}
+
+TEST_F(StoreTest, ChatStateSurvivesReopenAndReceiptsOnlyRise) {
+  {
+    auto s = open();
+    for (std::uint64_t id = 1; id <= 5; ++id) s->put_chat_message(chat_msg(id, "alice", "bob"));
+    s->put_chat_receipt({"bob", "alice", natter::store::receipt_kind::read, 4});
+    s->put_chat_receipt({"bob", "alice", natter::store::receipt_kind::read, 2});
+    s->put_chat_receipt({"bob", "alice", natter::store::receipt_kind::delivered, 5});
+  }
+  auto snap = open()->load_chat(2);
+  EXPECT_EQ(snap.max_id, 5u);
+  ASSERT_EQ(snap.recent.size(), 2u);
+  EXPECT_EQ(snap.recent[0].id, 5u);  // newest first
+  EXPECT_EQ(snap.recent[0].client_msg_id, "c5");
+  ASSERT_EQ(snap.receipts.size(), 2u);
+  for (const auto& r : snap.receipts)
+    EXPECT_EQ(r.up_to, r.kind == natter::store::receipt_kind::read ? 4u : 5u);
+}
+
+TEST_F(StoreTest, VersionOneFileGainsTheChatTables) {
+  open()->put_retained({"kept", payload_for(1), std::nullopt});
+  sqlite3* db = raw();
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE chat_message; DROP TABLE chat_receipt; "
+                             "PRAGMA user_version = 1",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto s = open();
+  EXPECT_EQ(s->load(wall_clock::now()).retained.size(), 1u);
+  s->put_chat_message(chat_msg(1, "alice", "bob"));
+  EXPECT_EQ(s->load_chat(10).max_id, 1u);
+  EXPECT_EQ(count_rows("chat_message"), 1);
+}
