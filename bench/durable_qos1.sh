@@ -1,63 +1,54 @@
 #!/usr/bin/env bash
-# QoS 1 throughput into an offline persistent session, end to end over MQTT, for each
+# QoS 1 throughput into an offline persistent session (natter-bench durable) for each
 # persistence_sync policy, without persistence, and for Debian's mosquitto (which saves only
-# every autosave_interval, so its acks are not durable). Prints one human line and one
-# key=value line per run, then the ratios.
+# every autosave_interval, so its acks are not durable). One publisher with 20 messages in
+# flight (the Receive Maximum both brokers default to): the case where group commit has
+# least to group. bench/compare.sh runs the same scenario with 4 publishers, next to NATS.
 #
-#   bench/durable_qos1.sh [BUILD_DIR] [MESSAGES]      (default build/release, 20000)
+#   bench/durable_qos1.sh [BUILD_DIR] [MESSAGES] [PUBLISHERS]   (default build/release, 20000, 1)
 #
-# Each run: a fresh server and data directory, a subscriber that creates its persistent
-# session and leaves, then natter-pub -l -q 1 sends MESSAGES lines (64-byte payloads) as fast
-# as the server acknowledges them; every message is queued for the offline subscriber and,
-# with persistence, committed before its PUBACK. Wall time is noisy on a shared machine: read
-# the medians of a few runs.
+# Each run: a fresh server and data directory; natter-bench creates the persistent session,
+# leaves, publishes MESSAGES (64-byte payloads) as fast as PUBACKs come, then reconnects the
+# subscriber and checks that every message is there. Prints natter-bench's lines, then the
+# ratios. Wall time is noisy on a shared machine: read the medians of a few runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/release}
 n=${2:-20000}
+publishers=${3:-1}
 server=$build/server/app/natter-server
-pub=$build/cli-client/natter-pub
-sub=$build/cli-client/natter-sub
-[ -x "$server" ] && [ -x "$pub" ] || { echo "build first: cmake --build $build" >&2; exit 2; }
+bench=$build/natter-bench
+[ -x "$server" ] && [ -x "$bench" ] || { echo "build first: cmake --build $build" >&2; exit 2; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-payload=$(head -c 64 /dev/zero | tr '\0' 'x')
-lines=$(mktemp); trap 'rm -f "$lines"' EXIT
-for i in $(seq "$n"); do echo "$payload"; done > "$lines"
 
-run() {  # run NAME BROKER_CMD...   (the config file is $dir/broker.conf)
-  local name=$1; shift
-  "$@" >"$dir/broker.log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-  "$sub" -p "$port" -i durable-sub -c -q 1 -t bench/q1 -W 1 >/dev/null 2>&1 || true
-  local t0 t1 cpu
-  t0=$(date +%s.%N)
-  "$pub" -p "$port" -q 1 -t bench/q1 -l < "$lines"
-  t1=$(date +%s.%N)
-  cpu=$(awk '{print ($14+$15)/100}' /proc/$pid/stat)
-  kill -TERM $pid; wait $pid 2>/dev/null || true
-  local rate; rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n/(b-a)}')
-  printf '%-28s %8s msg/s  (%s messages, server CPU %ss)\n' "$name" "$rate" "$n" "$cpu"
-  printf 'bench=durable_qos1 broker=%s messages=%s msgs_per_s=%s server_cpu_s=%s\n' "$name" "$n" "$rate" "$cpu"
-  eval "rate_${name//[^a-z0-9]/_}=$rate"
+declare -A rate
+run() {  # run NAME CONFIG_LINES BROKER...
+  local name=$1 conf=$2; shift 2
+  local dir port pid out
+  dir=$(mktemp -d); chmod 777 "$dir"; port=$(free_port)
+  printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n%s\n' "$port" \
+    "${conf//\{dir\}/$dir}" > "$dir/broker.conf"
+  "$@" -c "$dir/broker.conf" > "$dir/broker.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+  out=$("$bench" --url "mqtt://127.0.0.1:$port" --pid "$pid" --label "$name" \
+          durable -n "$n" -p "$publishers" --inflight 20) || true
+  printf '%-18s %s\n' "$name" "$out"
+  rate[$name]=$(printf '%s\n' "$out" | sed -n 's/.*"msgs_per_s":\([0-9]*\).*/\1/p')
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  rm -rf "$dir"
 }
 
 for policy in always batch none; do
-  dir=$(mktemp -d); port=$(free_port)
-  printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\npersistence true\npersistence_location %s/\npersistence_sync %s\n' \
-    "$port" "$dir" "$policy" > "$dir/broker.conf"
-  run "natter-$policy" "$server" -c "$dir/broker.conf"
-  rm -rf "$dir"
+  run "natter-$policy" "persistence true
+persistence_location {dir}/
+persistence_sync $policy" "$server"
 done
-dir=$(mktemp -d); port=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n' "$port" > "$dir/broker.conf"
-run natter-memory "$server" -c "$dir/broker.conf"; rm -rf "$dir"
+run natter-memory "" "$server"
 if [ -x /usr/sbin/mosquitto ]; then
-  dir=$(mktemp -d); port=$(free_port)
-  printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\npersistence true\npersistence_location %s/\n' \
-    "$port" "$dir" > "$dir/broker.conf"
-  run mosquitto /usr/sbin/mosquitto -c "$dir/broker.conf"; rm -rf "$dir"
-  awk -v b="$rate_natter_batch" -v a="$rate_natter_always" -v m="$rate_mosquitto" \
-    'BEGIN{printf "durable natter (batch) / mosquitto (not durable): %.2f; (always): %.2f\n", b/m, a/m}'
+  run mosquitto "persistence true
+persistence_location {dir}/" /usr/sbin/mosquitto
+  awk -v a="${rate[natter-always]:-0}" -v b="${rate[natter-batch]:-0}" -v m="${rate[mosquitto]:-0}" \
+    'BEGIN{ if (m > 0) printf "durable natter / mosquitto (not durable): always %.2f, batch %.2f\n", a/m, b/m }'
 fi

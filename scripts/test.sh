@@ -20,6 +20,17 @@ build build/release -DCMAKE_BUILD_TYPE=Release -DNATTER_TESTS=ON
 build build/asan -DCMAKE_BUILD_TYPE=Debug -DNATTER_SANITIZE=ON -DNATTER_TESTS=ON
 
 status=0
+
+# == Fuzzing (issue #11, fuzz/README.md): the libFuzzer targets, built with clang in build/fuzz
+# (only the targets and the libraries they exercise), each run FUZZ_SECONDS (default 20) over
+# its seed corpus, two at a time. Their saved crashes and corpus are also replayed by ctest in
+# both builds above (fuzz.replay.*), so a fixed crash cannot come back unnoticed.
+echo "== Fuzzing"
+CC=clang-14 CXX=clang++-14 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g" -DNATTER_FUZZ=ON -DNATTER_TESTS=OFF >/dev/null
+cmake --build build/fuzz -j "$jobs" --target natter_fuzz
+fuzz/run.sh -d build/fuzz/fuzz -t "${FUZZ_SECONDS:-20}" -j "$jobs" || status=1
+
 echo "== Release tests"
 ctest --test-dir build/release --no-tests=error --output-on-failure -j "$jobs" || status=1
 echo "== ASan+UBSan tests"

@@ -871,9 +871,25 @@ void put_props(S& s, const properties& p) {
   put_measured_props<Where>(s, p, len);
 }
 
+// The position of T in the packet variant, without constructing one: clang 14 with
+// libstdc++ 12 cannot build a std::variant of std::string members in a constant expression.
+template <class T, class Variant>
+struct alternative_index;
+template <class T, class... Ts>
+struct alternative_index<T, std::variant<Ts...>> {
+  static constexpr std::size_t value = [] {
+    std::size_t i = 0;
+    (void)((std::is_same_v<T, Ts> ? false : (++i, true)) && ...);  // stops at T
+    return i;
+  }();
+};
+static_assert(alternative_index<connect, packet>::value == 0);
+static_assert(alternative_index<pubrel, packet>::value == 5);
+static_assert(alternative_index<auth, packet>::value == 14);
+
 template <class T>
 u8 first_byte(const T&) {
-  constexpr auto type = static_cast<u8>(packet(std::in_place_type<T>).index() + 1);
+  constexpr auto type = static_cast<u8>(alternative_index<T, packet>::value + 1);
   constexpr bool flags_0010 = type == 6 || type == 8 || type == 10;  // [MQTT-2.1.3-1]
   return static_cast<u8>(type << 4 | (flags_0010 ? 0x02 : 0x00));
 }

@@ -104,6 +104,12 @@ std::vector<std::string> authenticator::reload() {
   return revoked;
 }
 
+std::array<std::uint64_t, auth_failure_count> authenticator::login_failures() const {
+  std::array<std::uint64_t, auth_failure_count> out{};
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = failure_counts_[i].load();
+  return out;
+}
+
 const authenticator::scope& authenticator::scope_of(std::size_t listener) const {
   return cfg_.per_listener_settings ? scopes_.at(listener) : scopes_.front();
 }
@@ -182,6 +188,7 @@ void authenticator::authenticate(const broker::auth_request& req,
   if (listener.tls && listener.tls->use_identity_as_username) {
     // The verified client certificate is the identity; no password is checked.
     if (!req.cert_identity) {
+      count(auth_failure::no_certificate);
       r.reason = reason_code::not_authorized;
       return done(std::move(r));
     }
@@ -192,7 +199,9 @@ void authenticator::authenticate(const broker::auth_request& req,
 
   if (!req.username) {
     if (!sec.allow_anonymous) {
-      spdlog::info("refused anonymous client {} from {}", req.client_id, req.peer);
+      // The broker logs the refusal (client id, peer, reason): one line per event.
+      spdlog::debug("refused anonymous client {} from {}", req.client_id, req.peer);
+      count(auth_failure::anonymous);
       r.reason = reason_code::not_authorized;
     } else {
       r.policy = make_policy(f, std::nullopt, req.client_id);
@@ -206,6 +215,7 @@ void authenticator::authenticate(const broker::auth_request& req,
     if (!sec.allow_anonymous) {
       spdlog::info("refused client {} from {}: no password_file to check '{}' against",
                    req.client_id, req.peer, *req.username);
+      count(auth_failure::no_password_file);
       r.reason = reason_code::not_authorized;
     } else {
       r.policy = make_policy(f, *req.username, req.client_id);
@@ -219,6 +229,7 @@ void authenticator::authenticate(const broker::auth_request& req,
   {
     std::lock_guard lock(mutex_);
     if (blocked(address)) {
+      count(auth_failure::rate_limited);
       r.reason = reason_code::not_authorized;
       return done(std::move(r));
     }
@@ -230,6 +241,7 @@ void authenticator::authenticate(const broker::auth_request& req,
   }
   if (pending_.fetch_add(1) >= max_pending_checks) {
     --pending_;
+    count(auth_failure::busy);
     r.reason = reason_code::server_busy;
     return done(std::move(r));
   }
@@ -246,10 +258,12 @@ void authenticator::authenticate(const broker::auth_request& req,
         record_failure(address, *req.username);
       }
     }
-    if (ok)
+    if (ok) {
       res.policy = make_policy(f, *req.username, req.client_id);
-    else
+    } else {
+      count(auth_failure::bad_credentials);
       res.reason = reason_code::bad_user_name_or_password;
+    }
     --pending_;
     done(std::move(res));
   });

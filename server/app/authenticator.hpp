@@ -27,6 +27,17 @@
 
 namespace natter::app {
 
+// Why a login was refused (authenticator::login_failures(), for /metrics).
+enum class auth_failure : std::uint8_t {
+  bad_credentials,   // unknown user or wrong password
+  anonymous,         // no username, allow_anonymous false
+  no_password_file,  // a username, but no password_file to check it against
+  rate_limited,      // the address failed too often in the last minute
+  busy,              // too many password checks pending
+  no_certificate,    // use_identity_as_username without a verified client certificate
+};
+inline constexpr std::size_t auth_failure_count = 6;
+
 class authenticator final : public broker::hooks {
  public:
   // Loads every password and ACL file; throws std::runtime_error naming the file and line.
@@ -45,6 +56,9 @@ class authenticator final : public broker::hooks {
 
   // Every user in the password files now (the chat service's directory).
   std::vector<std::string> known_users() const;
+
+  // Refused logins since start, indexed by auth_failure. Any thread.
+  std::array<std::uint64_t, auth_failure_count> login_failures() const;
 
   // The rules for a client, for refresh after a reload.
   std::shared_ptr<const broker::client_policy> policy_for(const broker::session_info& who) const;
@@ -72,6 +86,9 @@ class authenticator final : public broker::hooks {
   const config::server_config& cfg_;
   std::vector<scope> scopes_;  // one per listener, or one for all
   mutable std::mutex mutex_;   // guards scopes_[*].current and the maps below
+
+  void count(auth_failure f) { failure_counts_[static_cast<std::size_t>(f)].fetch_add(1); }
+  std::array<std::atomic<std::uint64_t>, auth_failure_count> failure_counts_{};
 
   boost::asio::thread_pool pool_{2};
   std::atomic<int> pending_{0};

@@ -1,17 +1,23 @@
 // natter-server: parse the command line and configuration, run until SIGINT/SIGTERM.
-#include <spdlog/sinks/stdout_color_sinks.h>
+// Under systemd (Type=notify) it reports READY once every listener is bound, RELOADING
+// around a SIGHUP reload and STOPPING on shutdown (systemd_notify.hpp).
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <thread>
 #include <vector>
 
 #include "config/config.hpp"
+#include "logging.hpp"
 #include "server.hpp"
+#include "systemd_notify.hpp"
 
 namespace asio = boost::asio;
 
@@ -36,10 +42,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto logger = spdlog::stderr_color_mt("natter");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info);
+  natter::app::init_default_logging(verbose);
 
   natter::config::server_config cfg;
   try {
@@ -48,6 +51,14 @@ int main(int argc, char** argv) {
   } catch (const natter::config::config_error& e) {
     std::fprintf(stderr, "natter-server: %s\n", e.what());
     return 3;
+  }
+  if (!test_only) {
+    try {
+      natter::app::configure_logging(cfg.log, verbose);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "natter-server: %s\n", e.what());
+      return 1;
+    }
   }
   for (const auto& w : cfg.warnings) spdlog::warn("{}", w);
   if (port != 0) {
@@ -76,7 +87,9 @@ int main(int argc, char** argv) {
                                                                    int) {
     if (ec) return;
     spdlog::info("SIGHUP: reloading");
+    natter::app::systemd::notify_reloading();
     srv->reload();
+    natter::app::systemd::notify_ready("Running");
     hup.async_wait(on_hup);
   };
   hup.async_wait(on_hup);
@@ -84,14 +97,31 @@ int main(int argc, char** argv) {
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
+    natter::app::systemd::notify_stopping();
     hup.cancel();
     srv->stop();
   });
+
+  // Every listener is bound (the constructor throws otherwise): clients may connect.
+  if (cfg.pid_file) {  // as Mosquitto: written once running, removed on a clean exit
+    std::ofstream pid(*cfg.pid_file, std::ios::trunc);
+    pid << getpid() << '\n';
+    if (!pid.flush()) {
+      spdlog::error("pid_file {}: cannot write it", cfg.pid_file->string());
+      return 1;
+    }
+  }
+  spdlog::info("natter-server {} running", NATTER_VERSION);
+  natter::app::systemd::notify_ready("Running");
 
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : pool) t.join();
+  if (cfg.pid_file) {
+    std::error_code ec;
+    std::filesystem::remove(*cfg.pid_file, ec);
+  }
   spdlog::info("stopped");
   return 0;
 }

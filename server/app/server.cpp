@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "authenticator.hpp"
+#include "metrics.hpp"
 #include "transport/tls_context.hpp"
 
 namespace natter::app {
@@ -22,6 +23,8 @@ broker::broker_options broker_options_from(const config::server_config& cfg) {
   o.retain_available = cfg.retain_available;
   o.queue_qos0_messages = cfg.queue_qos0_messages;
   o.upgrade_outgoing_qos = cfg.upgrade_outgoing_qos;
+  o.max_subscriptions_per_client = cfg.max_subscriptions_per_client;
+  o.message_rate_limit = cfg.message_rate_limit;
   o.allow_zero_length_clientid = cfg.security.allow_zero_length_clientid;
   o.auto_id_prefix = cfg.security.auto_id_prefix;
   if (cfg.persistent_client_expiration)
@@ -75,6 +78,8 @@ server::server(asio::io_context& ioc, config::server_config cfg) : ioc_(ioc), cf
     opts.limits.connect_timeout = cfg_.connect_timeout;
     opts.name = l.defined_at;
     opts.index = i;
+    if (opts.websockets)
+      opts.metrics = [this](std::function<void(std::string)> done) { metrics(std::move(done)); };
     for (const auto& addr : l.bind_addresses) {
       boost::system::error_code ec;
       auto ip = asio::ip::make_address(addr, ec);
@@ -92,9 +97,27 @@ server::server(asio::io_context& ioc, config::server_config cfg) : ioc_(ioc), cf
       }
     }
   }
+  if (cfg_.sys_interval.count() > 0) {
+    sys_ = std::make_unique<sys_topics>(ioc_, *broker_, cfg_.sys_interval,
+                                        std::string("natter version ") + NATTER_VERSION);
+    sys_->start();
+  }
 }
 
 server::~server() = default;
+
+void server::metrics(std::function<void(std::string)> done) {
+  broker_->run([this, done = std::move(done)](broker::broker& b) {
+    metrics_snapshot s;
+    s.version = NATTER_VERSION;
+    s.uptime = std::chrono::steady_clock::now() - started_;
+    s.stats = b.stats();
+    s.gauges = b.gauges();
+    if (store_) s.store = store_->stats();
+    s.auth_failures = auth_->login_failures();
+    done(render_metrics(s));
+  });
+}
 
 void server::start_chat() {
   auto defer = [svc = broker_.get()](std::function<void()> fn) { svc->post(std::move(fn)); };
@@ -117,6 +140,7 @@ void server::start_chat() {
 }
 
 void server::stop() {
+  if (sys_) sys_->stop();
   auth_->shutdown();  // no password check may finish after the broker is gone
   for (auto& b : listeners_) b.l->stop();
   broker_->stop();

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "app_hooks.hpp"
@@ -13,6 +16,7 @@
 #include "chat/memory_chat_store.hpp"
 #include "config/config.hpp"
 #include "store/sqlite_store.hpp"
+#include "sys_topics.hpp"
 #include "transport/listener.hpp"
 
 namespace natter::app {
@@ -26,6 +30,8 @@ class server {
   // SIGHUP: reload password and ACL files, TLS certificates and keys; existing connections
   // keep going (with the new ACL). A file that fails to load keeps the old one and is logged.
   void reload();
+  // The text of GET /metrics (metrics.hpp); `done` runs on the broker strand.
+  void metrics(std::function<void(std::string)> done);
 
  private:
   struct bound_listener {
@@ -49,6 +55,8 @@ class server {
   // to the broker strand.
   std::unique_ptr<store::sqlite_store> store_;
   std::vector<bound_listener> listeners_;
+  std::unique_ptr<sys_topics> sys_;  // publishes through broker_: destroyed before it
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 broker::broker_options broker_options_from(const config::server_config& cfg);

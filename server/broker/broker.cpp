@@ -23,6 +23,8 @@ template <class... Fs>
 struct overloaded : Fs... {
   using Fs::operator()...;
 };
+template <class... Fs>
+overloaded(Fs...) -> overloaded<Fs...>;  // GCC deduces it from the aggregate; clang 14 does not
 
 std::string random_suffix() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -90,6 +92,7 @@ mqtt::disconnect server_disconnect(mqtt::reason_code rc) {
 void broker::send(connection& c, const mqtt::packet& p) {
   auto buf = std::make_shared<std::vector<std::uint8_t>>();
   mqtt::encode(p, c.version, *buf);
+  ++stats_.packets_sent;
   stats_.bytes_sent += buf->size();
   c.net->send(std::move(buf));
 }
@@ -293,6 +296,8 @@ void broker::on_packet(link* l, mqtt::packet&& p) {
   auto it = connections_.find(l);
   if (it == connections_.end()) return;  // already dropped; the socket is closing
   connection& c = *it->second;
+  ++stats_.packets_received;
+  stats_.bytes_received += mqtt::encoded_size(p, c.version);  // decoding is strict: exact
   if (c.state == connection::phase::authenticating) {
     // A client may send before CONNACK; keep its packets in order until we decide. Bounded
     // so that a client cannot make us buffer without limit while a password is hashed.
@@ -565,6 +570,8 @@ void broker::finish_connect(connection& c, mqtt::connect&& p, auth_result r, boo
   c.net->set_read_timeout(std::chrono::milliseconds(keep_alive) * 1500);  // [MQTT-3.1.2-24]
   send(c, ack);
   c.state = connection::phase::connected;
+  stats_.clients_maximum =
+      std::max<std::uint64_t>(stats_.clients_maximum, sessions_.size() - offline_.size());
   spdlog::info("client {} connected from {} (MQTT {}, clean {}, keep-alive {})", c.client_id,
                c.net->peer(), c.version == mqtt::version::v5 ? "5.0" : "3.1.1", p.clean_start,
                keep_alive);
@@ -622,17 +629,38 @@ void broker::handle_publish(connection& c, mqtt::publish&& p) {
       // A resent QoS 2 PUBLISH we already own: acknowledge, never deliver twice [MQTT-4.3.3-?].
       return send_when_durable(c, mqtt::pubrec{p.packet_id, reason_code::success, {}});
     }
-    if (s.awaiting_pubrel.size() >= opts_.max_inflight_messages)
-      return protocol_violation(c, reason_code::receive_maximum_exceeded);  // [MQTT-3.3.4-9]
+    // Receive Maximum is a 5.0 promise [MQTT-3.3.4-9]; a 3.1.1 client never heard of ours
+    // (its QoS 2 ids are bounded by the 16-bit packet id anyway).
+    if (c.version == mqtt::version::v5 && s.awaiting_pubrel.size() >= opts_.max_inflight_messages)
+      return protocol_violation(c, reason_code::receive_maximum_exceeded);
   }
   ++stats_.messages_received;
+  ++stats_.messages_received_by_qos[static_cast<std::size_t>(p.qos)];
+  stats_.publish_bytes_received += p.payload.size();
+  if (!within_rate_limit(s)) {
+    // message_rate_limit (Natter): over the user's rate, QoS 0 is dropped and QoS 1/2 is
+    // refused with Quota exceeded (5.0). A 3.1.1 client cannot be told, and acknowledging a
+    // message we drop would lose it silently, so it is disconnected instead: unacknowledged,
+    // the message is sent again after the client reconnects.
+    ++stats_.messages_dropped;
+    ++stats_.dropped[static_cast<std::size_t>(drop_reason::rate_limited)];
+    if (p.qos == qos::at_most_once) return;
+    if (c.version != mqtt::version::v5)
+      return protocol_violation(c, reason_code::message_rate_too_high);
+    if (p.qos == qos::at_least_once)
+      return send_when_durable(c, mqtt::puback{p.packet_id, reason_code::quota_exceeded, {}});
+    return send_when_durable(c, mqtt::pubrec{p.packet_id, reason_code::quota_exceeded, {}});
+  }
   const auto packet_qos = p.qos;
   const auto packet_id = p.packet_id;
   reason_code rc = reason_code::success;
+  auto why = drop_reason::refused;
   if (opts_.message_size_limit > 0 && p.payload.size() > opts_.message_size_limit) {
     rc = reason_code::quota_exceeded;
+    why = drop_reason::message_size_limit;
   } else if (s.policy && !s.policy->may_publish(p.topic)) {
     rc = reason_code::not_authorized;
+    why = drop_reason::not_authorized;
   } else {
     auto m = make_message(std::move(p), s.client_id, clock::now());
     const auto verdict = hooks_.on_publish(info(s), *m);
@@ -643,6 +671,7 @@ void broker::handle_publish(connection& c, mqtt::publish&& p) {
   if (mqtt::is_failure(rc)) {
     spdlog::debug("publish from {} refused: {}", s.client_id, mqtt::to_string(rc));
     ++stats_.messages_dropped;
+    ++stats_.dropped[static_cast<std::size_t>(why)];
   }
   switch (packet_qos) {
     case qos::at_most_once:
@@ -672,6 +701,25 @@ It find_inflight(It first, It last, std::uint16_t id) {
   return std::find_if(first, last, [id](const inflight_delivery& f) { return f.packet_id == id; });
 }
 }  // namespace
+
+bool broker::within_rate_limit(const session& s) {
+  if (opts_.message_rate_limit == 0) return true;
+  // A token bucket per user (all of a user's connections together; per client id for
+  // anonymous clients): message_rate_limit tokens a second, bursts of one second's worth.
+  const std::string key = s.username ? "u:" + *s.username : "c:" + s.client_id;
+  const auto now = clock::now();
+  const double rate = opts_.message_rate_limit;
+  auto [it, fresh] = rate_buckets_.try_emplace(key, rate_bucket{rate, now});
+  auto& b = it->second;
+  if (!fresh) {
+    const std::chrono::duration<double> dt = now - b.at;
+    b.tokens = std::min(rate, b.tokens + dt.count() * rate);
+    b.at = now;
+  }
+  if (b.tokens < 1.0) return false;
+  b.tokens -= 1.0;
+  return true;
+}
 
 void broker::handle_puback(connection& c, const mqtt::puback& p) {
   session& s = *c.sess;
@@ -742,6 +790,16 @@ void broker::handle_subscribe(connection& c, mqtt::subscribe&& p) {
     if (s.policy && !s.policy->may_subscribe(sub.filter)) {
       ack.reasons.push_back(c.version == mqtt::version::v5
                                 ? static_cast<std::uint8_t>(reason_code::not_authorized)
+                                : 0x80);
+      continue;
+    }
+    // max_subscriptions_per_client (Natter): a new filter beyond it is refused; replacing one
+    // the session holds is not a new subscription.
+    if (opts_.max_subscriptions_per_client > 0 &&
+        s.subscriptions.size() >= opts_.max_subscriptions_per_client &&
+        !s.subscriptions.contains(sub.filter)) {
+      ack.reasons.push_back(c.version == mqtt::version::v5
+                                ? static_cast<std::uint8_t>(reason_code::quota_exceeded)
                                 : 0x80);
       continue;
     }
@@ -831,7 +889,9 @@ void broker::for_each_retained(std::string_view filter,
 std::size_t broker::route(const message_ptr& m, const session* publisher) {
   if (m->retain) {
     retained_.update(m);
-    if (store_) {
+    // $SYS is the server's report on itself, rewritten every sys_interval: never stored
+    // (Mosquitto does not save it either).
+    if (store_ && !m->topic.starts_with("$SYS/")) {
       if (m->payload.empty())
         store_->erase_retained(m->topic);
       else
@@ -910,6 +970,7 @@ bool broker::enqueue(session& s, delivery&& d) {
   if ((opts_.max_queued_messages > 0 && s.queue.size() >= opts_.max_queued_messages) ||
       (opts_.max_queued_bytes > 0 && s.queued_bytes + w > opts_.max_queued_bytes)) {
     ++stats_.messages_dropped;
+    ++stats_.dropped[static_cast<std::size_t>(drop_reason::queue_full)];
     return false;
   }
   s.queued_bytes += w;
@@ -927,6 +988,7 @@ void broker::pump(session& s) {
     s.queued_bytes -= d.msg->weight();
     if (d.msg->expired(now)) {  // [MQTT-3.3.2-5]
       ++stats_.messages_dropped;
+      ++stats_.dropped[static_cast<std::size_t>(drop_reason::expired)];
       stored_delivery_done(s, d);
       continue;
     }
@@ -1018,9 +1080,13 @@ bool broker::send_publish(session& s, const delivery& d, std::uint16_t packet_id
     // Too large for this client: discard as if delivered [MQTT-3.1.2-25].
     if (new_alias) c.aliases_out.erase(d.msg->topic);
     ++stats_.messages_dropped;
+    ++stats_.dropped[static_cast<std::size_t>(drop_reason::too_large)];
     return false;
   }
   ++stats_.messages_sent;
+  ++stats_.messages_sent_by_qos[static_cast<std::size_t>(d.qos)];
+  ++stats_.packets_sent;
+  stats_.publish_bytes_sent += d.msg->payload.size();
   stats_.bytes_sent += buf->size();
   c.net->send(std::move(buf));
   return true;
@@ -1052,18 +1118,40 @@ void broker::end_session(session& s) {
 
 void broker::tick() {
   const auto now = clock::now();
+  // A bucket idle for a second is full again: forget it (the map holds active users only).
+  std::erase_if(rate_buckets_, [&](const auto& e) { return now - e.second.at >= std::chrono::seconds(1); });
   std::vector<session*> due;
   for (session* s : offline_)
     if ((s->will && now >= s->will->at) || (s->expires_at && now >= *s->expires_at))
       due.push_back(s);
   for (session* s : due) {
     if (s->will && now >= s->will->at) fire_will(*s);
-    if (s->expires_at && now >= *s->expires_at) end_session(*s);
+    if (s->expires_at && now >= *s->expires_at) {
+      ++stats_.sessions_expired;
+      end_session(*s);
+    }
   }
   if (now >= next_retained_purge_) {
-    stats_.messages_dropped += retained_.purge_expired(now);
+    const auto purged = retained_.purge_expired(now);
+    stats_.messages_dropped += purged;
+    stats_.dropped[static_cast<std::size_t>(drop_reason::expired)] += purged;
     next_retained_purge_ = now + 60s;
   }
+}
+
+broker_gauges broker::gauges() const {
+  broker_gauges g;
+  g.connections = connections_.size();
+  g.sessions = sessions_.size();
+  g.clients_connected = sessions_.size() - offline_.size();
+  g.retained_messages = retained_.size();
+  g.subscriptions = subscriptions_.size();
+  for (const auto& [id, s] : sessions_) {
+    g.queued_messages += s->queue.size();
+    g.queued_bytes += s->queued_bytes;
+    g.inflight_messages += s->inflight.size();
+  }
+  return g;
 }
 
 void broker::disconnect_users(const std::vector<std::string>& users) {

@@ -6,6 +6,7 @@
 // without one. Everything it sends is encoded here, once per packet.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -42,14 +43,51 @@ struct broker_options {
   // 0: persistent sessions without an expiry (3.1.1, 5.0 0xFFFFFFFF) never expire.
   std::chrono::seconds persistent_client_expiration{0};
   bool upgrade_outgoing_qos = false;
+  std::size_t max_subscriptions_per_client = 0;  // 0: no limit (Natter)
+  std::uint32_t message_rate_limit = 0;          // PUBLISH/s per user; 0: no limit (Natter)
 };
 
+// Why a PUBLISH (or one subscriber's copy of it) went nowhere: broker_stats::dropped.
+enum class drop_reason : std::uint8_t {
+  queue_full,          // the session's queue hit max_queued_messages / max_queued_bytes
+  expired,             // its Message Expiry Interval passed while it waited
+  too_large,           // larger than the receiving client's Maximum Packet Size
+  not_authorized,      // the ACL refused the publisher
+  message_size_limit,  // payload over message_size_limit
+  refused,             // a hook (the chat service) refused it
+  rate_limited,        // over message_rate_limit
+};
+inline constexpr std::size_t drop_reason_count = 7;
+
 struct broker_stats {
-  std::uint64_t messages_received = 0;
-  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_received = 0;  // PUBLISH packets from clients
+  std::uint64_t messages_sent = 0;      // PUBLISH packets to clients
   std::uint64_t bytes_sent = 0;
   std::uint64_t messages_dropped = 0;  // queue full, expired, or too large for the client
   std::uint64_t connections_total = 0;
+  // For $SYS and /metrics (server/app). Bytes are whole packets as on the wire.
+  std::uint64_t packets_received = 0;  // every control packet
+  std::uint64_t packets_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t publish_bytes_received = 0;  // PUBLISH payloads only
+  std::uint64_t publish_bytes_sent = 0;
+  std::array<std::uint64_t, 3> messages_received_by_qos{};
+  std::array<std::uint64_t, 3> messages_sent_by_qos{};
+  std::array<std::uint64_t, drop_reason_count> dropped{};  // by drop_reason
+  std::uint64_t sessions_expired = 0;
+  std::uint64_t clients_maximum = 0;  // most clients connected at once
+};
+
+// Sizes of the broker's state right now (broker::gauges()).
+struct broker_gauges {
+  std::size_t connections = 0;        // network connections, before CONNECT included
+  std::size_t clients_connected = 0;  // sessions with a connection
+  std::size_t sessions = 0;           // connected or not
+  std::size_t queued_messages = 0;    // waiting in session queues
+  std::size_t queued_bytes = 0;
+  std::size_t inflight_messages = 0;  // QoS 1/2 sent and not yet acknowledged
+  std::size_t retained_messages = 0;
+  std::size_t subscriptions = 0;
 };
 
 class broker {
@@ -93,6 +131,8 @@ class broker {
                          const std::function<void(const message_ptr&)>& fn) const;
 
   const broker_stats& stats() const { return stats_; }
+  // Walks every session: for a periodic report or a scrape, not for the message path.
+  broker_gauges gauges() const;
   std::size_t connection_count() const { return connections_.size(); }
   std::size_t session_count() const { return sessions_.size(); }
   std::size_t retained_count() const { return retained_.size(); }
@@ -107,6 +147,7 @@ class broker {
   void finish_connect(connection& c, mqtt::connect&& p, auth_result r, bool assigned);
   void handle_publish(connection& c, mqtt::publish&& p);
   void handle_puback(connection& c, const mqtt::puback& p);
+  bool within_rate_limit(const session& s);  // takes a token of message_rate_limit
   void handle_pubrec(connection& c, const mqtt::pubrec& p);
   void handle_pubrel(connection& c, const mqtt::pubrel& p);
   void handle_pubcomp(connection& c, const mqtt::pubcomp& p);
@@ -165,6 +206,11 @@ class broker {
   store::store* store_ = nullptr;
   bool store_dirty_ = false;                    // ops queued since the last end_event()
   std::vector<std::string> pump_when_durable_;  // sessions to pump once this event is durable
+  struct rate_bucket {
+    double tokens;
+    clock::time_point at;
+  };
+  std::unordered_map<std::string, rate_bucket> rate_buckets_;  // message_rate_limit, by user
 };
 
 }  // namespace natter::broker

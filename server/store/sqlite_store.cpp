@@ -873,6 +873,13 @@ void sqlite_store::process(std::vector<op>& group) {
     const auto bucket = static_cast<std::size_t>(
         std::upper_bound(limits.begin(), limits.end(), commit_time) - limits.begin());
     stats_.commit_time_histogram[bucket] += 1;
+    auto fine_bucket = [](std::chrono::nanoseconds t) {
+      return static_cast<std::size_t>(std::lower_bound(latency_bucket_bounds.begin(),
+                                                       latency_bucket_bounds.end(), t) -
+                                      latency_bucket_bounds.begin());
+    };
+    stats_.commit_time_buckets[fine_bucket(commit_time)] += 1;
+    stats_.transaction_time_buckets[fine_bucket(tx_time)] += 1;
     applied = 0;
   };
 

@@ -85,6 +85,18 @@ struct sqlite_store_options {
   std::function<void(const std::string& what)> on_error;
 };
 
+// Upper bounds of the latency histograms in sqlite_store_stats (for /metrics): 50 us to 1 s;
+// each histogram has one more bucket, for everything slower.
+inline constexpr std::array<std::chrono::microseconds, 14> latency_bucket_bounds{
+    std::chrono::microseconds{50},     std::chrono::microseconds{100},
+    std::chrono::microseconds{250},    std::chrono::microseconds{500},
+    std::chrono::microseconds{1000},   std::chrono::microseconds{2500},
+    std::chrono::microseconds{5000},   std::chrono::microseconds{10000},
+    std::chrono::microseconds{25000},  std::chrono::microseconds{50000},
+    std::chrono::microseconds{100000}, std::chrono::microseconds{250000},
+    std::chrono::microseconds{500000}, std::chrono::microseconds{1000000}};
+using latency_histogram = std::array<std::uint64_t, latency_bucket_bounds.size() + 1>;
+
 struct sqlite_store_stats {
   std::uint64_t ops_applied = 0;    // mutations committed
   std::uint64_t ops_dropped = 0;    // mutations discarded after a failure
@@ -100,6 +112,9 @@ struct sqlite_store_stats {
   std::chrono::nanoseconds transaction_time_max{0};
   // Commits by COMMIT time: <100us, <1ms, <10ms, <100ms, <1s, >=1s.
   std::array<std::uint64_t, 6> commit_time_histogram{};
+  // The same two times, per latency_bucket_bounds (not cumulative).
+  latency_histogram commit_time_buckets{};
+  latency_histogram transaction_time_buckets{};
   bool failed = false;
 };
 

@@ -1,11 +1,13 @@
 // The first phase of a WebSocket listener's connection: HTTP/1.1 requests, answered from
 // http_dir (static_files.hpp), until one asks to upgrade to WebSocket; that one becomes an
 // MQTT connection over WebSocket. Any path upgrades (Mosquitto accepts any; MQTT.js uses
-// "/" when the URL names none, paho "/mqtt").
+// "/" when the URL names none, paho "/mqtt"). GET /metrics is answered from a metrics_source
+// (the numbers live on the broker strand), the rest by serve_http.
 #pragma once
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
@@ -22,23 +24,20 @@ namespace natter::transport {
 
 namespace beast = boost::beast;
 
-// The subprotocol to answer with: "mqtt" (MQTT 3.1.1 and 5.0 [MQTT-6.0.0-3]) or
-// "mqttv3.1" (old clients), the first the client offers; empty when it offers neither.
-std::string choose_subprotocol(std::string_view offered);
-
 template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>> {
  public:
   http_session(Stream stream, broker::broker_service& svc, const connection_limits& limits,
                broker::link_info info, std::optional<std::filesystem::path> http_dir,
-               std::shared_ptr<const void> hold)
+               std::shared_ptr<const void> hold, metrics_source metrics = {})
       : stream_(std::move(stream)),
         timer_(stream_.get_executor()),
         svc_(svc),
         limits_(limits),
         info_(std::move(info)),
         http_dir_(std::move(http_dir)),
-        hold_(std::move(hold)) {}
+        hold_(std::move(hold)),
+        metrics_(std::move(metrics)) {}
 
   void run() { do_read(); }
 
@@ -52,9 +51,25 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
       if (!ec) detail::close_socket(beast::get_lowest_layer(self->stream_));
     });
+    beast::http::async_read_header(stream_, buffer_, *parser_,
+                                   [self = this->shared_from_this()](
+                                       beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  // Only GET and HEAD are served, so a chunked request body is never needed: answer from the
+  // header and close instead of parsing one (Beast 1.81's chunk parser also asserts on some
+  // splits of a valid last chunk, boostorg/beast#2861: found by fuzz/targets/http_request.cpp).
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read(ec);
+    if (parser_->chunked()) {
+      timer_.cancel();
+      auto req = parser_->release();
+      req.keep_alive(false);
+      return respond(serve_http(req, http_dir_), false);
+    }
     beast::http::async_read(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                              self->on_read(ec);
+                            [self = this->shared_from_this()](beast::error_code rec, std::size_t) {
+                              self->on_read(rec);
                             });
   }
 
@@ -63,9 +78,21 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     if (ec) return detail::close_socket(beast::get_lowest_layer(stream_));
     auto req = parser_->release();
     if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
-    const bool keep_alive = req.keep_alive();
+    if (metrics_ && is_metrics_request(req)) {
+      metrics_([self = this->shared_from_this(), req = std::move(req)](std::string text) mutable {
+        asio::dispatch(self->stream_.get_executor(),
+                       [self, req = std::move(req), text = std::move(text)]() mutable {
+                         self->respond(metrics_response(req, std::move(text)), req.keep_alive());
+                       });
+      });
+      return;
+    }
+    respond(serve_http(req, http_dir_), req.keep_alive());
+  }
+
+  void respond(beast::http::message_generator res, bool keep_alive) {
     beast::async_write(
-        stream_, serve_http(req, http_dir_),
+        stream_, std::move(res),
         [self = this->shared_from_this(), keep_alive](beast::error_code wec, std::size_t) {
           if (wec || !keep_alive)
             return detail::close_socket(beast::get_lowest_layer(self->stream_));
@@ -112,6 +139,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   broker::link_info info_;
   std::optional<std::filesystem::path> http_dir_;
   std::shared_ptr<const void> hold_;
+  metrics_source metrics_;
   beast::flat_buffer buffer_;
   std::optional<beast::http::request_parser<beast::http::string_body>> parser_;
 };

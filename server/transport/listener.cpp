@@ -3,25 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "http_session.hpp"
 
 namespace natter::transport {
-
-std::string choose_subprotocol(std::string_view offered) {
-  std::string fallback;
-  while (!offered.empty()) {
-    const auto comma = offered.find(',');
-    auto item = offered.substr(0, comma);
-    offered = comma == std::string_view::npos ? std::string_view{} : offered.substr(comma + 1);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == "mqtt") return "mqtt";
-    if (item == "mqttv3.1" && fallback.empty()) fallback = "mqttv3.1";
-  }
-  return fallback;
-}
 
 namespace {
 
@@ -97,10 +84,24 @@ void listener::do_accept() {
       asio::make_strand(ioc_),
       [self = shared_from_this()](boost::system::error_code ec, asio::ip::tcp::socket sock) {
         if (ec == asio::error::operation_aborted) return;
-        if (ec)
-          spdlog::warn("{}: accept failed: {}", self->opts_.name, ec.message());  // EMFILE...
-        else
+        if (!ec) {
           self->on_accept(std::move(sock));
+        } else if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+                   ec == asio::error::no_memory ||
+                   ec == boost::system::errc::too_many_files_open_in_system) {
+          // Out of descriptors or memory: the pending connection stays in the backlog, so
+          // accepting again at once fails again at once, a busy loop that also floods the
+          // log. Retry after a pause; connections that close meanwhile free descriptors.
+          spdlog::warn("{}: accept failed: {}; retrying in 100 ms", self->opts_.name, ec.message());
+          auto pause = std::make_shared<asio::steady_timer>(self->acceptor_.get_executor(),
+                                                            std::chrono::milliseconds(100));
+          pause->async_wait([self, pause](boost::system::error_code) {
+            if (self->acceptor_.is_open()) self->do_accept();
+          });
+          return;
+        } else {
+          spdlog::warn("{}: accept failed: {}", self->opts_.name, ec.message());  // e.g. reset
+        }
         if (self->acceptor_.is_open()) self->do_accept();
       });
 }
@@ -128,7 +129,8 @@ void listener::on_accept(asio::ip::tcp::socket sock) {
   if (!ctx) {
     if (opts_.websockets) {
       std::make_shared<http_session<tcp_stream>>(std::move(sock), svc_, opts_.limits,
-                                                 std::move(info), opts_.http_dir, guard)
+                                                 std::move(info), opts_.http_dir, guard,
+                                                 opts_.metrics)
           ->run();
     } else {
       auto c = std::make_shared<connection<tcp_stream>>(std::move(sock), svc_, opts_.limits,
@@ -160,7 +162,8 @@ void listener::on_accept(asio::ip::tcp::socket sock) {
         if (self->opts_.websockets) {
           std::make_shared<http_session<tls_stream>>(std::move(*stream), self->svc_,
                                                      self->opts_.limits, std::move(info),
-                                                     self->opts_.http_dir, guard)
+                                                     self->opts_.http_dir, guard,
+                                                     self->opts_.metrics)
               ->run();
         } else {
           auto c = std::make_shared<connection<tls_stream>>(std::move(*stream), self->svc_,

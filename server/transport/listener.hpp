@@ -15,6 +15,7 @@
 
 #include "broker/broker_service.hpp"
 #include "connection.hpp"
+#include "static_files.hpp"
 
 namespace natter::transport {
 
@@ -25,6 +26,7 @@ struct listener_options {
   connection_limits limits;
   std::string name;       // for logs: "FILE:LINE" of its `listener` line
   std::size_t index = 0;  // the listener's place in the configuration (per-listener security)
+  metrics_source metrics;  // websockets: answers GET /metrics; empty: not served
 };
 
 class listener : public std::enable_shared_from_this<listener> {

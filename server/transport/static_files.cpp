@@ -51,6 +51,25 @@ http::message_generator text_response(const http_request& req, http::status stat
 
 }  // namespace
 
+bool is_metrics_request(const http_request& req) {
+  const std::string_view target(req.target().data(), req.target().size());
+  return (req.method() == http::verb::get || req.method() == http::verb::head) &&
+         (target == "/metrics" || target.starts_with("/metrics?"));
+}
+
+http::message_generator metrics_response(const http_request& req, std::string body) {
+  http::response<http::string_body> res{http::status::ok, req.version()};
+  res.set(http::field::server, "natter");
+  res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  const auto size = body.size();
+  if (req.method() != http::verb::head) res.body() = std::move(body);
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.content_length(size);
+  return res;
+}
+
 std::optional<fs::path> resolve_target(const fs::path& root, std::string_view target) {
   if (target.empty() || target.front() != '/') return std::nullopt;
   target = target.substr(0, target.find_first_of("?#"));
@@ -73,6 +92,21 @@ std::optional<fs::path> resolve_target(const fs::path& root, std::string_view ta
   std::error_code ec;
   if (fs::is_directory(full, ec)) full /= "index.html";
   return full;
+}
+
+// Moved here from listener.cpp (pure, and fuzzed with the rest of this file: fuzz/).
+std::string choose_subprotocol(std::string_view offered) {
+  std::string fallback;
+  while (!offered.empty()) {
+    const auto comma = offered.find(',');
+    auto item = offered.substr(0, comma);
+    offered = comma == std::string_view::npos ? std::string_view{} : offered.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == "mqtt") return "mqtt";
+    if (item == "mqttv3.1" && fallback.empty()) fallback = "mqttv3.1";
+  }
+  return fallback;
 }
 
 std::string_view content_type_for(const fs::path& file) {

@@ -12,7 +12,8 @@ import unittest
 SUITE = ["01_connect", "02_subscribe", "03_publish", "04_retain", "05_will",
          "06_malformed", "07_mosquitto_clients", "08_persistence", "08_natter_pubsub",
          "09_listeners", "09_websockets", "09_tls", "09_http", "09_config", "10_passwd",
-         "11_auth_login", "11_auth_acl", "12_crash"]
+         "11_auth_login", "11_auth_acl", "12_crash", "13_natter_cli", "14_hostile", "15_ops",
+         "16_chat", "17_bench_smoke"]
 
 
 def load_tests(loader, standard_tests, pattern):
