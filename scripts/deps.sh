@@ -9,6 +9,7 @@ build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-system1.81-dev libssl-dev libprotobuf-dev protobuf-compiler libsqlite3-dev
   libspdlog-dev libfmt-dev libcli11-dev libsystemd-dev libncurses-dev
+  file dpkg-dev  # cpack -G DEB: the .deb (README "Install as a service")
 )
 test_pkgs=(
   googletest libgtest-dev
