@@ -13,6 +13,6 @@ add_executable(natter-bench
   ${CMAKE_CURRENT_LIST_DIR}/natter_bench/stored.cpp
   ${CMAKE_CURRENT_LIST_DIR}/natter_bench/wire.cpp
 )
-target_link_libraries(natter-bench PRIVATE natter::client natter::mqtt natter::chat_proto
+target_link_libraries(natter-bench PRIVATE natter_cli_common natter::client natter::mqtt natter::chat_proto
                                            CLI11::CLI11 Threads::Threads)
 natter_warnings(natter-bench)

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "output_format.hpp"
+
 namespace natter::bench {
 
 std::optional<proc_sample> sample_process(int pid) {
@@ -58,29 +60,10 @@ double percentile_ms(const std::vector<std::int64_t>& sorted_ns, double q) {
 
 namespace {
 
+// JSON strings as natter-pub/natter-sub write them (cli-client/output_format).
 std::string json_string(const std::string& s) {
   std::string out = "\"";
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
+  natter::cli::json_escape(out, s);
   return out + "\"";
 }
 
