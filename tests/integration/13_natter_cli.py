@@ -18,18 +18,17 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import unittest
 import uuid
 
-from harness import HOST, IS_MOSQUITTO, WAIT, BrokerTest, free_port, wait_until
+from harness import (HOST, IS_MOSQUITTO, WAIT, BrokerTest, chat_protobuf, free_port, passwd_tool,
+                     wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-PROTO_DIR = os.path.join(ROOT, "protocol", "chat")
 ACL = os.path.join(ROOT, "packaging", "acl")
 USERS = ["alice", "bob", "carol"]
 NATTER = os.environ.get("NATTER_CLI")
@@ -50,25 +49,12 @@ def setUpModule():
         raise unittest.SkipTest("set NATTER_CLI=/path/to/natter")
     if not os.access(NATTER, os.X_OK):
         raise AssertionError(f"NATTER_CLI={NATTER} is not an executable (not built yet?)")
-    _gen_dir = tempfile.mkdtemp(prefix="natter-cli-pb-")
-    subprocess.run(["protoc", f"-I{PROTO_DIR}", f"--python_out={_gen_dir}",
-                    "natter/chat/v1/chat.proto"], check=True)
-    sys.path.insert(0, _gen_dir)
-    from natter.chat.v1 import chat_pb2
-    pb = chat_pb2
+    pb, _gen_dir = chat_protobuf()
 
 
 def tearDownModule():
     if _gen_dir:
         shutil.rmtree(_gen_dir, ignore_errors=True)
-
-
-def passwd_tool():
-    tool = os.environ.get("NATTER_PASSWD")
-    if tool:
-        return tool
-    server = os.environ["NATTER_SERVER"]
-    return os.path.join(os.path.dirname(os.path.dirname(server)), "auth", "natter-passwd")
 
 
 def pw(user):

@@ -7,6 +7,7 @@ is in the SQLite store). A "device" is one MQTT connection with its own client i
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,13 +17,11 @@ import time
 import unittest
 import uuid
 
-from harness import (BrokerTest, Client, HOST, IS_MOSQUITTO, V311, V5, WAIT, QUIET,
-                     wait_until)
-import rawmqtt as mq
+from harness import (BrokerTest, IS_MOSQUITTO, V311, V5, WAIT, QUIET, chat_protobuf,
+                     passwd_tool, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-PROTO_DIR = os.path.join(ROOT, "protocol", "chat")
 ACL = os.path.join(ROOT, "packaging", "acl")
 USERS = ["alice", "bob", "carol", "dave"]
 
@@ -34,20 +33,12 @@ def setUpModule():
     global _gen_dir, pb
     if IS_MOSQUITTO:
         raise unittest.SkipTest("the chat service is Natter's own")
-    _gen_dir = tempfile.mkdtemp(prefix="natter-chat-pb-")
-    subprocess.run(["protoc", f"-I{PROTO_DIR}", f"--python_out={_gen_dir}",
-                    "natter/chat/v1/chat.proto"], check=True)
-    sys.path.insert(0, _gen_dir)
-    from natter.chat.v1 import chat_pb2
-    pb = chat_pb2
+    pb, _gen_dir = chat_protobuf()
 
 
-def passwd_tool():
-    tool = os.environ.get("NATTER_PASSWD")
-    if tool:
-        return tool
-    server = os.environ["NATTER_SERVER"]
-    return os.path.join(os.path.dirname(os.path.dirname(server)), "auth", "natter-passwd")
+def tearDownModule():
+    if _gen_dir:
+        shutil.rmtree(_gen_dir, ignore_errors=True)
 
 
 def pw(user):

@@ -14,20 +14,12 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import HOST, IS_MOSQUITTO, Broker, BrokerTest, free_port
+from harness import HOST, IS_MOSQUITTO, Broker, BrokerTest, free_port, passwd_tool
 
 BENCH = os.environ.get("NATTER_BENCH", "")
 # Every field these scenarios print, and which must be there whatever the broker.
 COMMON = {"scenario", "transport", "mqtt", "errors", "bench_cpu_s", "server_cpu_s",
           "server_rss_kb", "server_peak_rss_kb", "msgs_per_server_cpu_s"}
-
-
-def passwd_tool():
-    tool = os.environ.get("NATTER_PASSWD")
-    if tool:
-        return tool
-    server = os.environ.get("NATTER_SERVER", "")
-    return os.path.join(os.path.dirname(os.path.dirname(server)), "auth", "natter-passwd")
 
 
 class BenchTest(BrokerTest):
