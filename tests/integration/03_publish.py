@@ -576,6 +576,18 @@ class ServerReceiveMaximumTest(BrokerTest):
         self.assertEqual([p.type for p in got if p.type != mq.PUBREC], [mq.DISCONNECT])
         self.assertEqual(got[-1].rc, mq.RC_RECEIVE_MAXIMUM_EXCEEDED)
 
+    def test_v311_has_no_receive_maximum(self):
+        # Receive Maximum is a 5.0 promise: a 3.1.1 client with many QoS 2 messages awaiting
+        # PUBREL (more than max_inflight_messages, 20) is served, not cut off.
+        r = self.raw(V311, client_id="many-qos2")
+        for i in range(1, 41):
+            r.send(mq.publish("many", b"x", 2, packet_id=i, version=V311))
+            self.assertEqual(r.expect(mq.PUBREC).packet_id, i)
+        for i in range(1, 41):
+            r.send(mq.pubrel(i, version=V311))
+            self.assertEqual(r.expect(mq.PUBCOMP).packet_id, i)
+        self.assertTrue(r.is_open())
+
 
 if __name__ == "__main__":
     unittest.main()
